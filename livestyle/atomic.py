@@ -1,0 +1,34 @@
+"""Outputs that are never half-written: write to a temporary file in the destination's folder
+and rename it over the destination only when complete (rename is atomic on one filesystem)."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[str]:
+    """Yield a temporary path beside `path` (same extension, hidden name); on normal exit rename it
+    to `path`, on any exception delete it. An existing `path` is only replaced with `overwrite`."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ValueError(f"output {path} exists; pass --overwrite to replace it")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> None:
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())

@@ -1,0 +1,203 @@
+"""StyleNet: a feed-forward image transformation network whose normalization layers are
+conditional instance normalization (Dumoulin, Shlens & Kudlur 2017, "A Learned Representation
+for Artistic Style"): one gamma and beta per style per channel.
+
+A style mix is a convex combination of the styles; it mixes the gamma/beta tables, so a blend costs
+one small matrix product per call and nothing per pixel. The layout starts from Johnson et al. 2016
+(pytorch/examples fast_neural_style `transformer_net.py`); widths and depth come from NetConfig.
+
+Input and output are float (N, 3, H, W) in [0, 1], any H and W: the net pads to a multiple of its
+total stride by reflection and crops back, so the output is exactly the input size and not shifted.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import NetConfig
+
+
+class CondInstanceNorm(nn.Module):
+    """Instance norm with per-style affine parameters, selected or mixed by a weight vector."""
+
+    def __init__(self, channels: int, n_styles: int):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(n_styles, channels))
+        self.beta = nn.Parameter(torch.zeros(n_styles, channels))
+        self.eps = 1e-5
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        # style: (N, n_styles) convex weights, one row per sample
+        gamma = (style @ self.gamma).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
+        beta = (style @ self.beta).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
+        x = F.instance_norm(x, eps=self.eps)
+        return x * gamma + beta
+
+
+class ConvLayer(nn.Module):
+    """Padded conv; optional CIN and ReLU."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, cfg: NetConfig, *, norm: bool = True,
+                 relu: bool = True, groups: int = 1):
+        super().__init__()
+        self.pad = kernel // 2
+        self.padding_mode = cfg.padding
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, groups=groups)
+        self.norm = CondInstanceNorm(cout, cfg.n_styles) if norm else None
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.pad:
+            mode = "reflect" if self.padding_mode == "reflect" else "constant"
+            x = F.pad(x, (self.pad,) * 4, mode=mode)
+        x = self.conv(x)
+        if self.norm is not None:
+            x = self.norm(x, style)
+        return F.relu(x) if self.relu else x
+
+
+class ResidualBlock(nn.Module):
+    """Two convs with CIN and a skip (He et al. 2016, as used by Johnson et al.). With
+    `cfg.separable`, each dense 3x3 becomes depthwise 3x3 + pointwise 1x1 (MobileNet)."""
+
+    def __init__(self, channels: int, cfg: NetConfig):
+        super().__init__()
+        k = cfg.inner_kernel
+        if cfg.separable:
+            self.layers = nn.ModuleList([
+                ConvLayer(channels, channels, k, 1, cfg, norm=False, relu=False, groups=channels),
+                ConvLayer(channels, channels, 1, 1, cfg),
+                ConvLayer(channels, channels, k, 1, cfg, norm=False, relu=False, groups=channels),
+                ConvLayer(channels, channels, 1, 1, cfg, relu=False),
+            ])
+        else:
+            self.layers = nn.ModuleList([
+                ConvLayer(channels, channels, k, 1, cfg),
+                ConvLayer(channels, channels, k, 1, cfg, relu=False),
+            ])
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        y = x
+        for layer in self.layers:
+            y = layer(y, style)
+        return x + y
+
+
+class UpsampleConv(nn.Module):
+    """x2 upsampling then conv. Nearest-neighbour + conv avoids the checkerboard artefacts of
+    transposed convs (ref: http://distill.pub/2016/deconv-checkerboard/)."""
+
+    def __init__(self, cin: int, cout: int, cfg: NetConfig):
+        super().__init__()
+        self.mode = cfg.upsample
+        if self.mode == "transpose":
+            self.up = nn.ConvTranspose2d(cin, cout, 3, 2, padding=1, output_padding=1)
+            self.norm = CondInstanceNorm(cout, cfg.n_styles)
+        else:
+            self.conv = ConvLayer(cin, cout, cfg.inner_kernel, 1, cfg)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.mode == "transpose":
+            return F.relu(self.norm(self.up(x), style))
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        return self.conv(x, style)
+
+
+class StyleNet(nn.Module):
+    def __init__(self, cfg: NetConfig):
+        super().__init__()
+        assert cfg.n_styles >= 1 and cfg.n_downsample >= 0 and cfg.upsample in ("nearest", "transpose")
+        self.cfg = cfg
+        w = cfg.base_width
+        self.head = ConvLayer(3, w, cfg.outer_kernel, 1, cfg)
+        self.down = nn.ModuleList()
+        for i in range(cfg.n_downsample):
+            self.down.append(ConvLayer(w * 2**i, w * 2**(i + 1), cfg.inner_kernel, 2, cfg))
+        inner = w * 2**cfg.n_downsample
+        self.res = nn.ModuleList([ResidualBlock(inner, cfg) for _ in range(cfg.n_res_blocks)])
+        self.up = nn.ModuleList()
+        for i in reversed(range(cfg.n_downsample)):
+            self.up.append(UpsampleConv(w * 2**(i + 1), w * 2**i, cfg))
+        self.tail = ConvLayer(w, 3, cfg.outer_kernel, 1, cfg, norm=False, relu=False)
+
+    @property
+    def n_styles(self) -> int:
+        return self.cfg.n_styles
+
+    def style_vector(self, style: torch.Tensor | int | None, batch: int) -> torch.Tensor:
+        """(N, n_styles) float weights from a style index, a (n_styles,) mix or a (N, n_styles) batch."""
+        n = self.cfg.n_styles
+        device = self.head.conv.weight.device
+        if style is None:
+            assert n == 1, "a model with several styles needs a style index or mix"
+            style = 0
+        if isinstance(style, int):
+            assert 0 <= style < n, f"style index {style} outside 0..{n - 1}"
+            style = F.one_hot(torch.tensor(style), n)
+        style = torch.as_tensor(style, dtype=torch.float32, device=device)
+        if style.dim() == 1:
+            style = style.expand(batch, n)
+        assert style.shape == (batch, n), f"style weights {tuple(style.shape)} != ({batch}, {n})"
+        return style
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | int | None = None) -> torch.Tensor:
+        n, _, h, w = x.shape
+        s = self.style_vector(style, n)
+        stride = 2**self.cfg.n_downsample
+        # smallest size every padded conv can take: >= outer kernel at full resolution, >= 2 at the lowest
+        min_side = -(-max(self.cfg.outer_kernel, 2 * stride) // stride) * stride
+        ph = max(-(-h // stride) * stride, min_side) - h
+        pw = max(-(-w // stride) * stride, min_side) - w
+        if ph or pw:
+            # pad bottom/right only, to a multiple of the stride; cropping the same sides keeps alignment
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        y = self.head(x, s)
+        for layer in self.down:
+            y = layer(y, s)
+        for block in self.res:
+            y = block(y, s)
+        for layer in self.up:
+            y = layer(y, s)
+        y = self.tail(y, s)
+        # sigmoid keeps the output in [0, 1] without clipping gradients (Dumoulin et al. use sigmoid too)
+        return torch.sigmoid(y[:, :, :h, :w].float())
+
+
+def count_params(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def conv_gflops(cfg: NetConfig, width: int, height: int) -> float:
+    """Multiply-adds x2 of the convolutions for one frame: what the bench table reports."""
+    net = StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 1}))
+    total = 0
+    hooks = []
+
+    def hook(module, inp, out):
+        nonlocal total
+        k = module.weight.shape[1] * module.weight.shape[2] * module.weight.shape[3]
+        total += 2 * out.numel() * k
+
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            hooks.append(m.register_forward_hook(hook))
+    with torch.no_grad():
+        net(torch.zeros(1, 3, height, width))
+    for h in hooks:
+        h.remove()
+    return total / 1e9
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA when available, else CPU; anything else is checked and passed to torch."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"expected --device auto, cpu, cuda or cuda:N, got {name!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}); use cpu")
+    return dev

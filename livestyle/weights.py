@@ -1,0 +1,208 @@
+"""The model file: one safetensors file holds the StyleNet weights and, in its JSON metadata, the
+NetConfig, the style names with their sources, preset mixes and how it was trained.
+
+safetensors (not torch.save/pickle) so that loading a file from a stranger can never run code: the
+format is a JSON header plus raw tensor bytes, and the loader refuses anything else.
+
+Metadata keys (all values are JSON strings):
+  format    "livestyle.stylenet/1"
+  config    NetConfig fields
+  styles    [{"name": "monet_impression_sunrise", "source": "Claude Monet, Impression, Sunrise, 1872"}, ...]
+  presets   {"monet": {"monet_impression_sunrise": 0.34, ...}, ...}   short names -> mixes
+  training  free-form record of how it was trained (command, steps, hours, loss weights, ...)
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .config import NetConfig
+from .model import StyleNet
+
+FORMAT = "livestyle.stylenet/1"
+REPO_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_MODEL_NAME = "livestyle.safetensors"
+
+
+@dataclass
+class StyleInfo:
+    name: str  # identifier used on the command line: lowercase, no spaces
+    source: str = ""  # one line: artist, title, year (and where the picture came from)
+
+
+@dataclass
+class ModelFile:
+    """A loaded model file: the net plus what the metadata says about it."""
+
+    net: StyleNet
+    styles: list[StyleInfo]
+    presets: dict[str, dict[str, float]] = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def style_names(self) -> list[str]:
+        return [s.name for s in self.styles]
+
+
+def weights_dirs() -> list[Path]:
+    """Where shipped and user models are looked for: $LIVESTYLE_WEIGHTS_DIR, then the repo's weights/."""
+    dirs = []
+    if os.environ.get("LIVESTYLE_WEIGHTS_DIR"):
+        dirs.append(Path(os.environ["LIVESTYLE_WEIGHTS_DIR"]))
+    dirs.append(REPO_WEIGHTS_DIR)
+    return dirs
+
+
+def find_models() -> list[Path]:
+    """Every *.safetensors model in the weights folders, in a stable order."""
+    found = []
+    for d in weights_dirs():
+        if d.is_dir():
+            found.extend(sorted(d.glob("*.safetensors")))
+    return found
+
+
+def default_model_path() -> Path:
+    """The model used when --weights is not given. Raises with a plain explanation when no trained
+    model exists yet: a random-weight network is never presented as a style."""
+    for d in weights_dirs():
+        p = d / DEFAULT_MODEL_NAME
+        if p.is_file():
+            return p
+    searched = ", ".join(str(d) for d in weights_dirs())
+    raise FileNotFoundError(
+        f"no trained model found (looked for {DEFAULT_MODEL_NAME} in {searched}); "
+        "train one with `livestyle train` and pass it with --weights FILE")
+
+
+def save_stylenet(path: str | os.PathLike, net: StyleNet, styles: list[StyleInfo], *,
+                  presets: dict[str, dict[str, float]] | None = None, training: dict | None = None) -> None:
+    """Write the model file atomically: a temporary file in the same folder, renamed when complete."""
+    from safetensors.torch import save_file
+
+    assert len(styles) == net.n_styles, f"{len(styles)} style names for a net with {net.n_styles} styles"
+    meta = {
+        "format": FORMAT,
+        "config": json.dumps(dataclasses.asdict(net.cfg)),
+        "styles": json.dumps([dataclasses.asdict(s) for s in styles]),
+        "presets": json.dumps(presets or {}),
+        "training": json.dumps(training or {}),
+    }
+    tensors = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The parsed metadata of a model file, checked; raises ValueError naming the file and the problem."""
+    from safetensors import safe_open
+
+    path = str(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model file not found: {path}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder; expected a livestyle model file (.safetensors)")
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:  # safetensors raises its own error type for anything that is not its format
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        hint = " (it looks like a pickle/torch.save file, which livestyle never loads)" if head[:1] == b"\x80" or head == b"PK" else ""
+        raise ValueError(f"{path} is not a livestyle model file: expected safetensors, "
+                         f"could not read it{hint}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is a safetensors file but not a livestyle model "
+                         f"(format {meta.get('format')!r}, expected {FORMAT!r})")
+    try:
+        return {k: json.loads(meta[k]) for k in ("config", "styles", "presets", "training")}
+    except (KeyError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: damaged livestyle metadata ({e})") from None
+
+
+def load_stylenet(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> ModelFile:
+    """Load a model file onto `device`. Never unpickles: safetensors only."""
+    from safetensors.torch import load_file
+
+    meta = read_metadata(path)
+    known = {f.name for f in dataclasses.fields(NetConfig)}
+    unknown = set(meta["config"]) - known
+    if unknown:
+        raise ValueError(f"{path}: config has fields this livestyle does not know: {sorted(unknown)}; "
+                         "was it saved by a newer version?")
+    cfg = NetConfig(**meta["config"])
+    styles = [StyleInfo(**s) for s in meta["styles"]]
+    if len(styles) != cfg.n_styles:
+        raise ValueError(f"{path}: metadata lists {len(styles)} styles but config says n_styles={cfg.n_styles}")
+    net = StyleNet(cfg)
+    state = load_file(str(path), device="cpu")
+    missing, unexpected = set(net.state_dict()) - set(state), set(state) - set(net.state_dict())
+    if missing or unexpected:
+        raise ValueError(f"{path}: weights do not match its config (missing {sorted(missing)[:3]}, "
+                         f"unexpected {sorted(unexpected)[:3]})")
+    for k, v in net.state_dict().items():
+        if state[k].shape != v.shape:
+            raise ValueError(f"{path}: tensor {k} has shape {tuple(state[k].shape)}, config needs {tuple(v.shape)}")
+    net.load_state_dict(state)
+    net.eval().to(device)
+    return ModelFile(net=net, styles=styles, presets=meta["presets"], training=meta["training"], path=str(path))
+
+
+# ---- style names and mixes ------------------------------------------------------------------
+
+def _unknown_style(name: str, model: ModelFile) -> ValueError:
+    choices = model.style_names + sorted(model.presets)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"unknown style {name!r} in {model.path or 'the model'}{hint} "
+                      f"(available: {', '.join(choices)})")
+
+
+def style_weights(name: str, model: ModelFile) -> torch.Tensor:
+    """(n_styles,) one-hot or preset mix for one style name or preset short name."""
+    names = model.style_names
+    vec = torch.zeros(len(names))
+    key = name.strip().lower()
+    if key in names:
+        vec[names.index(key)] = 1.0
+        return vec
+    if key in model.presets:
+        for style, w in model.presets[key].items():
+            vec[names.index(style)] += float(w)
+        return vec / vec.sum()
+    raise _unknown_style(name, model)
+
+
+def parse_mix(spec: str, model: ModelFile) -> torch.Tensor:
+    """A mix from 'a', 'a,b' (equal) or 'a:0.7,b:0.3' (weights, normalised to sum 1); '+' also separates."""
+    parts = [p for p in spec.replace("+", ",").split(",") if p.strip()]
+    if not parts:
+        raise ValueError(f"expected a style mix like 'monet' or 'monet:0.7,vangogh:0.3', got {spec!r}")
+    total = torch.zeros(model.net.n_styles)
+    for part in parts:
+        name, _, w = part.partition(":")
+        try:
+            weight = float(w) if w.strip() else 1.0
+        except ValueError:
+            raise ValueError(f"expected a number after ':' in style mix {spec!r}, got {w!r}") from None
+        if weight < 0:
+            raise ValueError(f"style weights must be >= 0, got {weight} for {name!r}")
+        total += weight * style_weights(name, model)
+    if total.sum() <= 0:
+        raise ValueError(f"style mix {spec!r} has no positive weight")
+    return total / total.sum()
