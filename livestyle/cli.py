@@ -85,13 +85,18 @@ def _add_stylize_options(p: argparse.ArgumentParser) -> None:
                    help="stylize luminance only and keep the input's colours (Gatys et al. 2016)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: all cores)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                   help="auto: bf16 on CPUs with AVX-512/AMX, fp16 on CUDA (default auto)")
+    p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                   help="torch.compile: auto compiles in the background while eager frames flow (default)")
 
 
 def _stylize_config(args):
     from .config import StylizeConfig
     return StylizeConfig(device=args.device, strength=args.strength, preserve_color=args.preserve_color,
                          max_side_px=args.max_side, size=args.size, threads=args.threads,
-                         batch_size=getattr(args, "batch_size", 4))
+                         batch_size=getattr(args, "batch_size", None) or 4,
+                         precision=args.precision, compile=args.compile)
 
 
 def _load_model(args):

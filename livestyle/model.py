@@ -109,17 +109,19 @@ class StyleNet(nn.Module):
         super().__init__()
         assert cfg.n_styles >= 1 and cfg.n_downsample >= 0 and cfg.upsample in ("nearest", "transpose")
         self.cfg = cfg
-        w = cfg.base_width
-        self.head = ConvLayer(3, w, cfg.outer_kernel, 1, cfg)
+        # channels at each resolution level: doubling per downsampling, capped at max_width
+        ch = [cfg.base_width * 2**i for i in range(cfg.n_downsample + 1)]
+        if cfg.max_width:
+            ch = [min(c, cfg.max_width) for c in ch]
+        self.head = ConvLayer(3, ch[0], cfg.outer_kernel, 1, cfg)
         self.down = nn.ModuleList()
         for i in range(cfg.n_downsample):
-            self.down.append(ConvLayer(w * 2**i, w * 2**(i + 1), cfg.inner_kernel, 2, cfg))
-        inner = w * 2**cfg.n_downsample
-        self.res = nn.ModuleList([ResidualBlock(inner, cfg) for _ in range(cfg.n_res_blocks)])
+            self.down.append(ConvLayer(ch[i], ch[i + 1], cfg.inner_kernel, 2, cfg))
+        self.res = nn.ModuleList([ResidualBlock(ch[-1], cfg) for _ in range(cfg.n_res_blocks)])
         self.up = nn.ModuleList()
         for i in reversed(range(cfg.n_downsample)):
-            self.up.append(UpsampleConv(w * 2**(i + 1), w * 2**i, cfg))
-        self.tail = ConvLayer(w, 3, cfg.outer_kernel, 1, cfg, norm=False, relu=False)
+            self.up.append(UpsampleConv(ch[i + 1], ch[i], cfg))
+        self.tail = ConvLayer(ch[0], 3, cfg.outer_kernel, 1, cfg, norm=False, relu=False)
 
     @property
     def n_styles(self) -> int:

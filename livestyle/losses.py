@@ -1,0 +1,50 @@
+"""Perceptual losses (Gatys et al. 2016; Johnson et al. 2016) on VGG features, plus total variation.
+
+All take features of float images in [0, 1] (the VGG convention is applied inside vgg.py) and return
+scalar tensors; none changes its inputs. Each is zero for identical inputs.
+
+Default weights (TrainConfig.content_weight / style_weight / tv_weight) are for the Caffe VGG16 in
+../shared/data/vgg (BGR 0..255 inside), content at relu2_2 and the style layers below; they are chosen
+so that for a freshly initialised net the weighted content and style terms are of the same order and
+TV is about a tenth of them (measured numbers in TrainConfig's comments).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+# Johnson et al.: content at relu2_2 (relu3_3 in the paper's text for the higher-level variant), style at
+# relu1_2, relu2_2, relu3_3, relu4_3 with equal weights.
+CONTENT_LAYER = "relu2_2"
+STYLE_LAYERS = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
+
+
+def gram_matrix(f: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) features -> (N, C, C) Gram matrices divided by C*H*W (fast_neural_style's
+    normalisation, so the value does not grow with image size). Computed in float32."""
+    n, c, h, w = f.shape
+    with torch.autocast(f.device.type, enabled=False):
+        f = f.float().reshape(n, c, h * w)  # (N, C, HW)
+        return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)  # (N, C, C)
+
+
+def content_loss(f: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared feature difference (Johnson et al.'s feature reconstruction loss)."""
+    return F.mse_loss(f.float(), target.float())
+
+
+def style_loss(feats, target_grams: dict[str, torch.Tensor], layer_weights: dict[str, float]) -> torch.Tensor:
+    """sum over layers of weight * MSE(Gram(features), target Gram). `feats` has the layers as attributes
+    (`feats.relu2_2`); each target is (1, C, C) for one style or (N, C, C), one row per sample."""
+    total = 0.0
+    for name, weight in layer_weights.items():
+        g = gram_matrix(getattr(feats, name))  # (N, C, C)
+        total = total + weight * F.mse_loss(g, target_grams[name].expand_as(g))
+    return total
+
+
+def tv_loss(img: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference of vertical and horizontal neighbours (smooths speckle)."""
+    dy = img[:, :, 1:, :] - img[:, :, :-1, :]
+    dx = img[:, :, :, 1:] - img[:, :, :, :-1]
+    return dy.float().pow(2).mean() + dx.float().pow(2).mean()

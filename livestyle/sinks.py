@@ -1,0 +1,203 @@
+"""Frame sinks: take uint8 (H, W, 3) RGB frames. No torch here: frames are numpy.
+
+VideoFileSink encodes with PyAV (H.264 in MP4 by default) and carries the audio of another file
+along: packets are copied unchanged when the output container accepts their codec, else decoded and
+re-encoded to the container's default audio codec (AAC for MP4). Audio is copied in step with the
+video, so the muxer never has to hold a whole track in memory and a cut-short file stays in sync.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# encoders that take a constant rate factor (x264/x265/SVT-AV1/libaom; VP9 reads it with b=0)
+_CRF_CODECS = {"libx264", "libx264rgb", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvpx"}
+_SUGGESTED = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "mpeg4")
+_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def check_encoder(codec: str) -> av.codec.Codec:
+    """The PyAV video encoder called `codec`; ValueError naming the ones that exist when it does not."""
+    try:
+        c = av.codec.Codec(codec, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        have = [n for n in _SUGGESTED if n in av.codecs_available]
+        raise ValueError(f"unsupported codec {codec!r}: this FFmpeg build has no such encoder; "
+                         f"try --codec {' or '.join(have) or 'mpeg4'}") from None
+    if c.type != "video":
+        raise ValueError(f"codec {codec!r} is an {c.type} encoder; expected a video encoder such as libx264")
+    return c
+
+
+def even_required(pix_fmt: str) -> tuple[bool, bool]:
+    """(width, height) must be even for this pixel format: chroma subsampled 2x (4:2:0) or 2x1 (4:2:2)."""
+    name = pix_fmt.lower()
+    if name.startswith(("yuv420", "yuvj420", "nv12", "nv21", "p010", "p016")):
+        return True, True
+    if name.startswith(("yuv422", "yuvj422", "nv16", "yuyv", "uyvy")):
+        return True, False
+    return False, False
+
+
+class _AudioCarry:
+    """Audio streams of `in_path` carried into `out`: copied packets, or re-encoded frames."""
+
+    def __init__(self, in_path: str, out: av.container.OutputContainer):
+        self._in = av.open(in_path)
+        self._out = out
+        self._map = {}  # input stream index -> (output stream, copy?)
+        self.described: list[str] = []
+        supported = out.supported_codecs
+        for s in self._in.streams.audio:
+            name = s.codec_context.name
+            if name in supported:
+                o = out.add_stream_from_template(s)
+                self._map[s.index] = (o, True)
+                self.described.append(f"{name} copied")
+            else:
+                codec = out.default_audio_codec or "aac"
+                if codec == "none" or not s.sample_rate:
+                    log.warning("%s: dropping %s audio (the %s container takes no audio)", in_path, name, out.format.name)
+                    continue
+                o = out.add_stream(codec, rate=s.sample_rate)
+                o.layout = s.layout.name if s.layout.name in _LAYOUTS.values() else _LAYOUTS.get(s.layout.nb_channels, "stereo")
+                self._map[s.index] = (o, False)
+                self.described.append(f"{name} re-encoded to {codec}")
+        streams = [s for s in self._in.streams.audio if s.index in self._map]
+        self._packets = self._in.demux(*streams) if streams else iter(())
+        self._pending: av.Packet | None = None
+        self.done = not streams
+
+    def copy_until(self, until_s: float | None) -> None:
+        """Mux audio up to `until_s` seconds on the input's timeline (None: to the end)."""
+        while not self.done:
+            packet = self._pending or next(self._packets, None)
+            self._pending = None
+            if packet is None:
+                self._flush_encoders()
+                return
+            if until_s is not None and packet.pts is not None and packet.pts * packet.time_base >= until_s:
+                self._pending = packet
+                return
+            o, copy = self._map[packet.stream.index]
+            if copy:
+                if packet.dts is None:  # the demuxer's empty end-of-stream packet
+                    continue
+                packet.stream = o
+                self._out.mux(packet)
+            else:
+                try:
+                    frames = packet.stream.decode(packet)
+                except av.error.FFmpegError as e:
+                    log.debug("skipped a corrupt audio packet (%s)", e)
+                    continue
+                for frame in frames:
+                    self._out.mux(o.encode(frame))
+
+    def _flush_encoders(self) -> None:
+        self.done = True
+        for o, copy in self._map.values():
+            if not copy:
+                self._out.mux(o.encode(None))
+
+    def finish(self, until_s: float | None) -> None:
+        self.copy_until(until_s)
+        if not self.done:
+            self._flush_encoders()
+
+    def close(self) -> None:
+        self._in.close()
+
+
+class VideoFileSink:
+    """`sink.write(frame, pts)` encodes a frame shown at `pts` (in `time_base` units).
+
+    `time_base` and `rate` should be the source's, so that timestamps pass through unchanged (variable
+    frame rate too). `audio_from` names a file whose audio streams are carried into the output.
+    `close()` flushes the encoder (`for packet in stream.encode(): out.mux(packet)`) and is safe to
+    call twice; `close(audio_until_s=t)` stops the audio at t, for a file that was cut short.
+    """
+
+    def __init__(self, path: str | os.PathLike, width: int, height: int, *, rate: Fraction,
+                 time_base: Fraction, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p",
+                 audio_from: str | None = None, format: str | None = None):
+        self.path = str(path)
+        codec = check_encoder(codec).name  # canonical name: "h264" -> "libx264"
+        need_w, need_h = even_required(pix_fmt)
+        if (need_w and width % 2) or (need_h and height % 2):
+            raise ValueError(f"{width}x{height} has odd dimensions but {pix_fmt} needs an even width and height; "
+                             "pass --max-side PX or --size WxH to resize (sizes are rounded to even numbers)")
+        try:
+            self._out = av.open(self.path, "w", format=format)
+        except (ValueError, av.error.FFmpegError) as e:
+            raise ValueError(f"cannot write video to {self.path}: {e}; use .mp4, .mkv, .mov or .webm") from None
+        self._audio = None
+        try:
+            if codec not in self._out.supported_codecs:
+                raise ValueError(f"the {self._out.format.name} container cannot hold {codec} video; "
+                                 "use another --codec or output extension (.mkv takes most codecs)")
+            if self._out.format.name in ("mp4", "mov"):
+                self._out.container_options["movflags"] = "+faststart"  # index at the front: plays while downloading
+            self._video = self._out.add_stream(codec, rate=rate)
+            self._video.width, self._video.height, self._video.pix_fmt = width, height, pix_fmt
+            self._video.codec_context.time_base = time_base
+            self._video.time_base = time_base
+            if crf is not None and codec in _CRF_CODECS:
+                self._video.codec_context.options = {"crf": str(crf), **({"b": "0"} if "vpx" in codec else {})}
+            if audio_from is not None:
+                self._audio = _AudioCarry(audio_from, self._out)
+        except BaseException:
+            self._close_files()
+            raise
+        self.width, self.height, self.time_base = width, height, time_base
+        self.frames_written = 0
+        self.end_s = 0.0  # end of the last frame written, seconds on the input's timeline
+        self._closed = False
+
+    @property
+    def audio(self) -> list[str]:
+        """What happened to each audio stream, e.g. ['aac copied']."""
+        return self._audio.described if self._audio else []
+
+    def write(self, frame: np.ndarray, pts: int, duration: int = 0) -> None:
+        if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.shape == (self.height, self.width, 3)):
+            got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+            raise ValueError(f"expected frame uint8 ({self.height}, {self.width}, 3) RGB, got {got}")
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        vf.pts, vf.time_base = pts, self.time_base
+        if duration:
+            vf.duration = duration  # the last frame's duration sets the file's duration
+        self._out.mux(self._video.encode(vf))
+        self.frames_written += 1
+        self.end_s = float((pts + max(duration, 1)) * self.time_base)
+        if self._audio is not None:
+            self._audio.copy_until(float(pts * self.time_base))
+
+    def close(self, *, audio_until_s: float | None = None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._out.mux(self._video.encode(None))  # the frames still buffered in the encoder
+            if self._audio is not None:
+                self._audio.finish(audio_until_s)
+        finally:
+            self._close_files()
+
+    def _close_files(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
+        self._out.close()
+
+    def __enter__(self) -> VideoFileSink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # after an error keep the audio no longer than the video that was written
+        self.close(audio_until_s=self.end_s if exc_type is not None else None)

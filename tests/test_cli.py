@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from livestyle import cli
+from livestyle.frames import encode_image, read_image
+
+
+@pytest.fixture
+def photo(tmp_path):
+    frame = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    path = tmp_path / "in.png"
+    path.write_bytes(encode_image(frame, ".png"))
+    return path
+
+
+def test_image_is_stylized_at_its_own_odd_size(photo, tiny_model_path, tmp_path):
+    out = tmp_path / "out.png"
+    assert cli.main(["image", str(photo), str(out), "--weights", str(tiny_model_path), "--styles", "a,c"]) == 0
+    assert read_image(str(out)).shape == (37, 53, 3)
+
+
+def test_image_options_max_side_and_mix(photo, tiny_model_path, tmp_path):
+    out = tmp_path / "out.jpg"
+    assert cli.main(["image", str(photo), str(out), "--weights", str(tiny_model_path), "--styles", "a,b",
+                     "--mix", "a:0.7,b:0.3", "--max-side", "20", "--strength", "0.5", "--preserve-color"]) == 0
+    assert read_image(str(out)).shape == (14, 20, 3)
+
+
+@pytest.mark.parametrize("argv_tail,message", [
+    (["--styles", "zzz"], "unknown style 'zzz'"),
+    ([], "expected --styles"),
+    (["--styles", "a", "--mix", "b:1"], "not in --styles"),
+    (["--styles", "a", "--strength", "2"], "expected a number in 0..1"),
+])
+def test_bad_image_options_exit_2_with_one_line(photo, tiny_model_path, tmp_path, capsys, argv_tail, message):
+    rc = cli.main(["image", str(photo), str(tmp_path / "o.png"), "--weights", str(tiny_model_path)] + argv_tail)
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.startswith("livestyle: error:") and "Traceback" not in err
+
+
+def test_image_refuses_to_overwrite_an_existing_output_or_the_input(photo, tiny_model_path, tmp_path, capsys):
+    out = tmp_path / "exists.png"
+    out.write_bytes(b"keep me")
+    assert cli.main(["image", str(photo), str(out), "--weights", str(tiny_model_path), "--styles", "a"]) == 2
+    assert out.read_bytes() == b"keep me"
+    assert cli.main(["image", str(photo), str(photo), "--weights", str(tiny_model_path), "--styles", "a",
+                     "--overwrite"]) == 2
+    assert "never writes over its input" in capsys.readouterr().err
+
+
+def test_not_an_image_and_missing_model_are_clear(tmp_path, tiny_model_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_text("hello")
+    assert cli.main(["image", str(bad), str(tmp_path / "o.png"), "--weights", str(tiny_model_path), "--styles", "a"]) == 2
+    assert "not a readable image" in capsys.readouterr().err
+    good = tmp_path / "g.png"
+    good.write_bytes(encode_image(np.zeros((8, 8, 3), np.uint8), ".png"))
+    assert cli.main(["image", str(good), str(tmp_path / "o.png"), "--weights", str(tmp_path / "none.safetensors"),
+                     "--styles", "a"]) == 2
+    assert "model file not found" in capsys.readouterr().err
+
+
+def test_without_a_trained_model_livestyle_says_so(tmp_path, monkeypatch, capsys):
+    import livestyle.weights as w
+    monkeypatch.setattr(w, "REPO_WEIGHTS_DIR", tmp_path)
+    monkeypatch.delenv("LIVESTYLE_WEIGHTS_DIR", raising=False)
+    good = tmp_path / "g.png"
+    good.write_bytes(encode_image(np.zeros((8, 8, 3), np.uint8), ".png"))
+    assert cli.main(["image", str(good), str(tmp_path / "o.png"), "--styles", "monet"]) == 2
+    assert "no trained model found" in capsys.readouterr().err
+
+
+def test_styles_lists_names_sources_and_presets(tiny_model_path, capsys):
+    assert cli.main(["styles", "--weights", str(tiny_model_path)]) == 0
+    out = capsys.readouterr().out
+    assert "test style b" in out and "preset: a 0.50 + b 0.50" in out
+
+
+def test_python_dash_m_runs_the_cli():
+    import subprocess, sys
+    r = subprocess.run([sys.executable, "-m", "livestyle", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "image" in r.stdout

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+import torch
+
+from livestyle.color import rgb_to_ycbcr, transfer_luminance, ycbcr_to_rgb
+from livestyle.config import StylizeConfig
+from livestyle.frames import fit_size, frame_to_tensor, resize_frame, tensor_to_frame
+from livestyle.stylize import Stylizer
+
+
+def test_frame_tensor_round_trip_is_exact():
+    frame = np.random.default_rng(0).integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    x = frame_to_tensor(frame)
+    assert x.shape == (1, 3, 7, 9) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
+    assert np.array_equal(tensor_to_frame(x), frame)
+
+
+def test_a_wrong_frame_is_refused_with_what_arrived():
+    with pytest.raises(ValueError, match=r"expected frame uint8 \(H, W, 3\) RGB, got float64 \(4, 4, 3\)"):
+        frame_to_tensor(np.zeros((4, 4, 3)))
+
+
+def test_fit_size_keeps_aspect_and_never_enlarges():
+    assert fit_size(1920, 1080, max_side_px=640) == (640, 360)
+    assert fit_size(320, 200, max_side_px=640) == (320, 200)
+    assert fit_size(1920, 1080, size=(100, 50)) == (100, 50)
+    assert fit_size(641, 361, max_side_px=2000, even=True) == (640, 360)
+    assert resize_frame(np.zeros((10, 20, 3), np.uint8), 5, 4).shape == (4, 5, 3)
+
+
+def test_ycbcr_round_trip():
+    x = torch.rand(2, 3, 5, 5)
+    assert torch.allclose(ycbcr_to_rgb(rgb_to_ycbcr(x)), x, atol=1e-5)
+
+
+def test_strength_zero_returns_the_input(tiny_net):
+    frame = np.random.default_rng(0).integers(0, 256, (16, 20, 3), dtype=np.uint8)
+    out = Stylizer(tiny_net, StylizeConfig(device="cpu", strength=0.0))([frame], torch.tensor([1.0, 0, 0]))[0]
+    assert np.array_equal(out, frame)
+    full = Stylizer(tiny_net, StylizeConfig(device="cpu"))([frame], torch.tensor([1.0, 0, 0]))[0]
+    assert np.abs(full.astype(int) - frame).mean() > 5
+
+
+def test_preserve_color_keeps_the_input_chroma(tiny_net):
+    frame = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    out = Stylizer(tiny_net, StylizeConfig(device="cpu", preserve_color=True))([frame], torch.tensor([0, 1.0, 0]))[0]
+    cc_in = rgb_to_ycbcr(frame_to_tensor(frame))[:, 1:]
+    cc_out = rgb_to_ycbcr(frame_to_tensor(out))[:, 1:]
+    # equal up to rounding and the clamp at the RGB gamut edges
+    assert (cc_in - cc_out).abs().median() < 0.01
+    assert transfer_luminance(frame_to_tensor(frame), frame_to_tensor(frame)).sub(frame_to_tensor(frame)).abs().max() < 1e-5
