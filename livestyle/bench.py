@@ -3,7 +3,6 @@ measured in the same run, plus end-to-end video throughput. Reported as medians 
 because the cores of a shared machine are noisy. Random weights are fine for timing."""
 from __future__ import annotations
 
-import contextlib
 import os
 import statistics
 import time
@@ -53,17 +52,16 @@ def busy_cores(sample_s: float = 0.5) -> float:
 def prepare(net: StyleNet, mode: str, device: torch.device):
     """The callable to time for one mode; compile modes compile here (outside the timing)."""
     net = net.to(device).eval()
+    dtype = torch.bfloat16 if "bf16" in mode else torch.float32
+    # the same explicit cast the Stylizer uses (not autocast: see stylize.py)
+    net = net.to(dtype)
     if "channels_last" in mode or "bf16" in mode or "compile" in mode:
         net = net.to(memory_format=torch.channels_last)
-    fn = net
-    if "compile" in mode:
-        fn = torch.compile(net, dynamic=False)
-    use_bf16 = "bf16" in mode
+    fn = torch.compile(net, dynamic=False) if "compile" in mode else net
 
     def run(x, style):
-        ctx = torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
-        with torch.inference_mode(), ctx:
-            return fn(x, style)
+        with torch.inference_mode():
+            return fn(x.to(dtype), style)
     return run
 
 
@@ -92,3 +90,94 @@ def time_network(name: str, cfg: NetConfig, width: int, height: int, *, mode: st
     med = statistics.median(samples)
     return NetTiming(name, width, height, mode, med, (max(samples) - min(samples)) / med,
                      conv_gflops(cfg, width, height), count_params(net))
+
+
+# Candidate layouts measured by `livestyle bench --arch`; "fast" is the shipped architecture once
+# chosen (see weights/README.md for how it was settled).
+PRESET_ARCHS = {
+    "johnson": REFERENCE,
+    "fast": NetConfig(base_width=16, max_width=64, n_downsample=3, outer_kernel=5),
+    "faster": NetConfig(base_width=8, max_width=64, n_downsample=3, outer_kernel=5),
+}
+
+
+def parse_arch(spec: str) -> NetConfig:
+    """A preset name ('fast', 'johnson', ...) or 'key=value,...' over NetConfig fields, optionally
+    starting from a preset: 'fast,n_res_blocks=3'."""
+    import dataclasses
+    fields = {f.name: f.type for f in dataclasses.fields(NetConfig)}
+    base = NetConfig()
+    overrides = {}
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        if "=" not in part:
+            if part not in PRESET_ARCHS:
+                raise ValueError(f"unknown architecture {part!r}; expected one of {', '.join(PRESET_ARCHS)} "
+                                 "or key=value over NetConfig fields")
+            base = PRESET_ARCHS[part]
+            continue
+        key, value = (s.strip() for s in part.split("=", 1))
+        if key not in fields:
+            raise ValueError(f"unknown NetConfig field {key!r} in --arch; expected one of {', '.join(fields)}")
+        current = getattr(NetConfig(), key)
+        try:
+            if isinstance(current, bool):
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError
+                overrides[key] = value.lower() in ("1", "true", "yes")
+            elif isinstance(current, int):
+                overrides[key] = int(value)
+            else:
+                overrides[key] = value
+        except ValueError:
+            raise ValueError(f"--arch {key}={value!r}: expected {type(current).__name__}") from None
+    return NetConfig(**{**base.__dict__, **overrides})
+
+
+def network_table(cfg: NetConfig, name: str, resolutions: list[tuple[int, int]], *, modes: list[str],
+                  device: str = "cpu", repeats: int = 5, reference_modes: tuple[str, ...] = ("eager",),
+                  progress=None) -> list[NetTiming]:
+    """Time the reference and `cfg` at each resolution, interleaved in the same run."""
+    rows = []
+    for w, h in resolutions:
+        jobs = [("reference", REFERENCE, m) for m in reference_modes] + [(name, cfg, m) for m in modes]
+        for label, c, mode in jobs:
+            if progress:
+                progress(f"timing {label} {w}x{h} {mode}")
+            rows.append(time_network(label, c, w, h, mode=mode, device=device, repeats=repeats,
+                                     iters=2 if label == "reference" else 5))
+    return rows
+
+
+def median_rows(rows: list[NetTiming]) -> list[NetTiming]:
+    """Merge repeated (name, resolution, mode) rows of several runs into their median."""
+    groups: dict[tuple, list[NetTiming]] = {}
+    for r in rows:
+        groups.setdefault((r.name, r.width, r.height, r.mode), []).append(r)
+    out = []
+    for rs in groups.values():
+        med = statistics.median(r.ms_per_frame for r in rs)
+        out.append(NetTiming(rs[0].name, rs[0].width, rs[0].height, rs[0].mode, med,
+                             max(r.ms_spread for r in rs), rs[0].gflop, rs[0].params))
+    return out
+
+
+def summarize(rows, resolutions, modes, ref_modes) -> list[dict]:
+    """Per resolution: livestyle's best mode vs the reference's first mode, and their ratio."""
+    merged = median_rows(rows)
+    out = []
+    for w, h in resolutions:
+        at = [r for r in merged if (r.width, r.height) == (w, h)]
+        ref = next(r for r in at if r.name == "reference" and r.mode == ref_modes[0])
+        ours = min((r for r in at if r.name != "reference"), key=lambda r: r.ms_per_frame)
+        out.append({"resolution": f"{w}x{h}", "livestyle_fps": round(ours.fps, 2), "livestyle_mode": ours.mode,
+                    "reference_fps": round(ref.fps, 2), "reference_mode": ref.mode,
+                    "ratio": round(ours.fps / ref.fps, 2), "livestyle_ms": round(ours.ms_per_frame, 2),
+                    "reference_ms": round(ref.ms_per_frame, 2), "livestyle_gflop": round(ours.gflop, 2),
+                    "reference_gflop": round(ref.gflop, 2), "livestyle_params": ours.params,
+                    "reference_params": ref.params})
+    return out
+
+
+def end_to_end(clip: str, cfg: NetConfig, *, device: str = "cpu", max_side_px: int | None = 640) -> dict:
+    """Decode, stylize and encode `clip` with a random-weight network of `cfg` (timing only)."""
+    raise NotImplementedError("end-to-end timing needs the video pipeline (livestyle.transcode)")

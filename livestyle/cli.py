@@ -155,6 +155,173 @@ def _cmd_styles(args) -> int:
     return 0
 
 
+# ---- bench ------------------------------------------------------------------------------------
+
+def _cmd_bench(args) -> int:
+    import json
+
+    import torch
+
+    from . import bench
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    busy = bench.busy_cores()
+    cores = os.cpu_count() or 1
+    if busy > 0.5:
+        _warn(f"{busy:.1f} of {cores} cores are busy with other work: timings will be slow and noisy")
+    cfg = bench.parse_arch(args.arch)
+    resolutions = args.resolution or [(640, 360)]
+    modes = args.modes.split(",")
+    ref_modes = tuple(args.reference_modes.split(","))
+    say = (lambda m: None) if args.json else (lambda m: _info(m))
+    rows = []
+    for _ in range(args.runs):
+        rows.extend(bench.network_table(cfg, args.arch, resolutions, modes=modes, device=args.device,
+                                        repeats=args.repeats, reference_modes=ref_modes, progress=say))
+    summary = bench.summarize(rows, resolutions, modes, ref_modes)
+    e2e = None
+    if args.clip:
+        say(f"end to end on {args.clip}")
+        e2e = bench.end_to_end(args.clip, cfg, device=args.device, max_side_px=args.e2e_max_side)
+    if args.json:
+        out = {**summary[0], "threads": threads, "busy_cores": round(busy, 2), "arch": args.arch,
+               "per_resolution": summary, "end_to_end_fps": e2e["fps"] if e2e else None,
+               "end_to_end": e2e}
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"threads {threads}, other load {busy:.1f} cores; medians of {args.repeats} repeats x {args.runs} run(s)")
+    print(f"{'network':<10} {'resolution':>10} {'mode':>13} {'ms/frame':>9} {'fps':>7} {'GFLOP':>7} {'params':>9}")
+    for r in bench.median_rows(rows):
+        print(f"{r.name:<10} {r.width:>5}x{r.height:<4} {r.mode:>13} {r.ms_per_frame:9.1f} {r.fps:7.1f} "
+              f"{r.gflop:7.2f} {r.params / 1e6:8.3f}M")
+    for s in summary:
+        print(f"{s['resolution']}: livestyle {s['livestyle_fps']:.1f} fps ({s['livestyle_mode']}) vs reference "
+              f"{s['reference_fps']:.1f} fps ({s['reference_mode']}): {s['ratio']:.1f}x")
+    if e2e:
+        print(f"end to end {e2e['resolution']}: {e2e['fps']:.1f} fps over {e2e['frames']} frames "
+              f"(decode {e2e['decode_share']:.0%}, network {e2e['network_share']:.0%}, encode {e2e['encode_share']:.0%})")
+    return 0
+
+
+# ---- webcam -----------------------------------------------------------------------------------
+
+def _open_video_sink(path: str, width: int, height: int, *, stream: bool = False):
+    """A recording (temporary file renamed on close) or a live stream, with millisecond timestamps."""
+    import tempfile
+    from fractions import Fraction
+
+    from .sinks import VideoFileSink
+    from .webcam import MS, TimedSink
+
+    if stream:
+        scheme = path.split("://", 1)[0].lower()
+        fmt = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts", "udp": "mpegts", "tcp": "mpegts"}.get(scheme)
+        if fmt is None:
+            raise ValueError(f"expected a stream URL starting with rtmp://, srt://, udp:// or tcp://, got {path!r}")
+        return TimedSink(VideoFileSink(path, width, height, rate=Fraction(30), time_base=MS, format=fmt,
+                                       crf=23, low_latency=True))
+    _check_output_path(path, overwrite=False)
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".partial{ext or '.mp4'}", dir=folder)
+    os.close(fd)
+    fmt = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}.get(ext.lower(), "mp4")
+    try:
+        sink = VideoFileSink(tmp, width, height, rate=Fraction(30), time_base=MS, format=fmt, crf=20)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return TimedSink(sink, final_path=path, tmp_path=tmp)
+
+
+def _check_output_path(path: str, *, overwrite: bool) -> None:
+    if os.path.exists(path) and not overwrite:
+        raise ValueError(f"output {path} exists; choose another name or delete it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"output folder {folder} is not writable")
+
+
+def _cmd_webcam(args) -> int:
+    import time
+
+    from .capture import LiveSource
+    from .controls import ControlState, Controls, StyleMix
+    from .stylize import Stylizer
+    from .webcam import LiveOptions, parse_keys, run_live
+    from .weights import style_weights
+
+    keys = parse_keys(args.keys) if args.keys else None
+    if args.record:
+        _check_output_path(args.record, overwrite=False)
+    model = _load_model(args)
+    if not args.styles:
+        raise ValueError(f"expected --styles (up to 9 of: {', '.join(model.style_names + sorted(model.presets))})")
+    names = [n.strip() for n in args.styles.split(",") if n.strip()]
+    if len(names) > 9:
+        raise ValueError(f"keys 1-9 pick styles, so --styles takes at most 9 names, got {len(names)}")
+    vectors = [style_weights(n, model) for n in names]
+    cfg = _stylize_config(args)
+    cfg.batch_size = 1
+    stylizer = Stylizer(model.net, cfg)
+    state = ControlState(strength=args.strength, preserve_color=args.preserve_color,
+                         temporal=args.temporal > 0, side_by_side=args.side_by_side, overlay=not args.no_overlay)
+    controls = Controls(StyleMix(vectors, morph_s=args.morph_s), state)
+
+    def stylize(x, mix):
+        stylizer.cfg.strength, stylizer.cfg.preserve_color = state.strength, state.preserve_color
+        return stylizer.stylize_tensor(x, mix)
+
+    stabilizer = None
+    if args.temporal > 0:
+        stabilizer = _make_stabilizer(args)
+    opts = LiveOptions(max_side_px=args.max_side, window=not args.no_window, record_path=args.record,
+                       max_frames=args.max_frames, duration_s=args.duration, snapshot_dir=args.snapshot_dir,
+                       style_names=names)
+    with LiveSource(args.camera, size=args.size, fps=args.fps, loop=args.loop) as source:
+        info = source.info
+        _info(f"capturing {info.source}: {info.width}x{info.height} at {info.fps:.1f} fps"
+              + (" (file played as a live camera)" if info.is_file else "")
+              + (f"; asked for {args.size[0]}x{args.size[1]}" if args.size and (info.width, info.height) != tuple(args.size) else ""))
+        extra = []
+        if args.stream:
+            from .frames import fit_size
+            w, h = fit_size(info.width, info.height, max_side_px=args.max_side, even=True)
+            extra.append(_open_video_sink(args.stream, w, h, stream=True))
+        if args.virtual_camera:
+            from .frames import fit_size
+            from .sinks import VirtualCamSink
+            w, h = fit_size(info.width, info.height, max_side_px=args.max_side, even=True)
+            extra.append(VirtualCamSink(w, h, fps=info.fps))
+        t0 = time.monotonic()
+        stats = run_live(source, stylize, controls, opts, stabilizer=stabilizer,
+                         open_recorder=lambda p, w, h: _open_video_sink(p, w, h), extra_sinks=extra,
+                         scripted_keys=keys)
+    for path in stats.snapshots:
+        _info(f"snapshot {path}")
+    for path in stats.recordings:
+        if path:
+            _info(f"recorded {path}")
+    lat = stats.latency_median_ms()
+    _info(f"{stats.frames} frames in {time.monotonic() - t0:.1f} s, {stats.fps:.1f} fps, "
+          f"median latency {lat:.0f} ms, {stats.dropped} stale frames dropped")
+    if stats.error:
+        _err(stats.error + ("; recordings were finalized" if stats.recordings else ""))
+        return EXIT_USAGE
+    return 0
+
+
+def _make_stabilizer(args):
+    """Temporal coherence for live and file video (see livestyle/temporal.py)."""
+    from .config import TemporalConfig
+    from .temporal import TemporalStabilizer
+    return TemporalStabilizer(TemporalConfig(weight=args.temporal))
+
+
 # ---- image ------------------------------------------------------------------------------------
 
 def _cmd_image(args) -> int:
@@ -184,7 +351,300 @@ def _cmd_image(args) -> int:
     return 0
 
 
+# ---- video ------------------------------------------------------------------------------------
+
+def _cmd_video(args) -> int:
+    from .config import VideoConfig
+    from .stylize import Stylizer
+    from .transcode import VideoInterrupted, stylize_video
+
+    _check_output(args.input, args.output, args.overwrite)
+    if not 0 <= args.crf <= 63:
+        raise ValueError(f"--crf must be 0..51 for x264/x265 (0..63 for VP9/AV1), got {args.crf}")
+    model = _load_model(args)
+    if args.schedule:
+        from .schedule import parse_schedule
+        if args.styles or args.mix:
+            raise ValueError("--schedule chooses the styles over time; leave out --styles and --mix")
+        mix_at = parse_schedule(args.schedule, model).mix_at  # (N, n_styles) per batch
+    else:
+        mix = _mix_from_args(args, model)  # (n_styles,) for every frame
+        mix_at = lambda times_s: mix  # noqa: E731
+    cfg = _stylize_config(args)
+    stylizer = Stylizer(model.net, cfg)
+
+    def process(frames, times_s):
+        # always consecutive frames in order: a temporal-coherence step can keep state here
+        return stylizer(frames, mix_at(times_s))
+
+    from tqdm import tqdm
+    bar = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="frame", desc="stylizing", dynamic_ncols=True, disable=None)
+        bar.update(done - bar.n)
+
+    vcfg = VideoConfig(codec=args.codec, crf=args.crf, overwrite=args.overwrite)
+    try:
+        s = stylize_video(args.input, args.output, process, video_cfg=vcfg, stylize_cfg=cfg, progress=progress)
+    except VideoInterrupted as e:
+        if bar is not None:
+            bar.close()
+        _info(f"livestyle: {e}")
+        return EXIT_INTERRUPTED
+    if bar is not None:
+        bar.close()
+    if s.skipped_frames:
+        _warn(f"skipped {s.skipped_frames} corrupt frames")
+    if s.ended_early or (s.frames_expected and s.frames + s.skipped_frames < s.frames_expected):
+        _warn(f"{args.input} ended early: read {s.frames + s.skipped_frames} of the {s.frames_expected} frames "
+              "its header lists (truncated file?)")
+    audio = f"; audio: {', '.join(s.audio)}" if s.audio else "; no audio"
+    _info(f"wrote {args.output} ({s.width}x{s.height}, {s.frames} frames{audio}) in {s.seconds:.1f} s, "
+          f"{s.fps:.2f} fps; decode {s.decode_s:.1f} s, network {s.network_s:.1f} s, encode {s.encode_s:.1f} s")
+    return 0
+
+
+# ---- train / eval ----------------------------------------------------------------------------
+
+_TRAIN_FIELDS = ("styles", "content_dir", "out", "overwrite", "checkpoint_dir", "image_size", "style_size",
+                 "batch_size", "steps", "lr", "warmup_steps", "content_weight", "style_weight", "tv_weight", "batch_styles", "vgg",
+                 "vgg_convention", "device", "threads", "seed", "log_every", "preview_every", "checkpoint_every_s")
+
+
+def _train_overrides(args) -> dict:
+    """TrainConfig fields for the options given on the command line (the others keep their defaults,
+    or on --resume the checkpoint's values)."""
+    import json
+
+    from .bench import parse_arch
+
+    given = vars(args)
+    o = {k: given[k] for k in _TRAIN_FIELDS if k in given}
+    if "styles" in o:
+        o["styles"] = [p for p in o["styles"].split(",") if p.strip()]
+    if "add_style" in given:
+        if "base" not in given:
+            raise ValueError("--add-style needs --base MODEL (the model to add the style to)")
+        if "styles" in o:
+            raise ValueError("with --base, give the new styles with --add-style NAME=PATH, not --styles")
+        o["styles"] = [p for spec in given["add_style"] for p in spec.split(",") if p.strip()]
+    if "base" in given:
+        if "add_style" not in given and not getattr(args, "resume", None):
+            raise ValueError("--base needs --add-style NAME=PATH (the style to add)")
+        o["base"] = given["base"]
+    if "arch" in given:
+        if "base" in given:
+            raise ValueError("--arch cannot change a --base model's network; leave it out")
+        if "n_styles" in given["arch"]:
+            raise ValueError("--arch n_styles=...: the number of styles comes from --styles")
+        o["arch"] = parse_arch(given["arch"])
+    if "bf16" in given:
+        o["bf16"] = {"auto": None, "on": True, "off": False}[given["bf16"]]
+    if "style_sources" in given:
+        try:
+            with open(given["style_sources"], encoding="utf-8") as f:
+                sources = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--style-sources {given['style_sources']}: expected JSON "
+                             f"{{\"name\": \"artist, title, year\"}}, got invalid JSON ({e})") from None
+        if not (isinstance(sources, dict) and all(isinstance(v, str) for v in sources.values())):
+            raise ValueError(f"--style-sources {given['style_sources']}: expected a JSON object of style name -> "
+                             "one-line source string")
+        o["style_sources"] = {k.lower(): " ".join(v.split()) for k, v in sources.items()}
+    return o
+
+
+def _cmd_train(args) -> int:
+    import dataclasses
+    import shlex
+
+    from tqdm import tqdm
+
+    from .checkpoint import FILE_NAME, resolve_checkpoint_path
+    from .config import TrainConfig
+    from .train import TrainingInterrupted, checkpoint_dir, resume_config, train
+
+    overrides = _train_overrides(args)
+    parts = ["livestyle", "train"]
+    for k, v in vars(args).items():
+        if k in ("func", "command", "verbose"):
+            continue
+        for value in (v if isinstance(v, list) else [v]):
+            parts += [f"--{k.replace('_', '-')}"] + ([] if value is True or value == "" else [shlex.quote(str(value))])
+    command = " ".join(parts)
+    if getattr(args, "resume", None) is not None:
+        ckpt = args.resume or (str(checkpoint_dir(TrainConfig(**{k: v for k, v in overrides.items()
+                                                                    if k in ("out", "checkpoint_dir")})) / FILE_NAME)
+                               if "out" in overrides or "checkpoint_dir" in overrides else None)
+        if not ckpt:
+            raise ValueError("--resume needs a checkpoint: --resume CKPT, or --out FILE of the run to continue")
+        cfg = resume_config(str(resolve_checkpoint_path(ckpt)), overrides)
+        cfg = dataclasses.replace(cfg, command=cfg.command + f"; resumed: {command}")
+    else:
+        missing = [flag for flag, key in (("--styles (or --base with --add-style)", "styles"),
+                                           ("--content DIR", "content_dir"), ("--out FILE", "out"))
+                   if key not in overrides]
+        if missing:
+            raise ValueError(f"livestyle train needs {', '.join(missing)}")
+        cfg = TrainConfig(**overrides, command=command)
+
+    bar = None
+
+    def progress(e: dict) -> None:
+        nonlocal bar
+        if e["event"] == "start":
+            bar = tqdm(total=e["steps"], initial=e["step"], unit="step", dynamic_ncols=True, file=sys.stderr)
+        elif e["event"] == "step" and bar is not None:
+            bar.set_postfix_str(f"content {e['content']:.3g}, style {e['style']:.3g}, tv {e['tv']:.3g}, "
+                                f"{e['ms_per_step'] / 1000:.2f} s/step", refresh=False)
+            bar.update(e["step"] - bar.n)
+
+    class _TqdmHandler(logging.Handler):  # log lines above the bar instead of through it
+        def emit(self, record):
+            tqdm.write(f"livestyle: {record.getMessage()}", file=sys.stderr)
+
+    pkg_log = logging.getLogger("livestyle")
+    handler, old_level, old_propagate = _TqdmHandler(), pkg_log.level, pkg_log.propagate
+    pkg_log.addHandler(handler)
+    pkg_log.setLevel(logging.INFO)
+    pkg_log.propagate = False
+    try:
+        path = train(cfg, progress=progress)
+    except TrainingInterrupted as e:
+        if bar is not None:
+            bar.close()
+        _err(f"interrupted after step {e.step}; checkpoint saved to {e.checkpoint}; "
+             f"continue with `livestyle train --resume {e.checkpoint}`")
+        return EXIT_INTERRUPTED
+    finally:
+        if bar is not None:
+            bar.close()
+        pkg_log.removeHandler(handler)
+        pkg_log.setLevel(old_level)
+        pkg_log.propagate = old_propagate
+    _info(f"wrote {path}")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    import json
+
+    from .data import parse_style_specs
+    from .evaluate import evaluate, scores_to_dict
+    from .weights import default_model_path
+
+    model = args.weights or str(default_model_path())
+    styles = dict(parse_style_specs(args.styles.split(","))) if args.styles else None
+    if args.sheet:
+        folder = os.path.dirname(os.path.abspath(args.sheet))
+        if not os.path.isdir(folder):
+            raise ValueError(f"--sheet folder {folder} does not exist")
+    scores = evaluate(model, args.photos, styles=styles, limit=args.limit, max_side_px=args.max_side,
+                      device=args.device, vgg=args.vgg, vgg_convention=args.vgg_convention, sheet=args.sheet)
+    report = scores_to_dict(scores, model=model, photos_dir=args.photos, max_side_px=args.max_side,
+                            style_distance="Gram loss output/photo (1 = unchanged, lower = more stylized)",
+                            content_distance="relu3_3 MSE to the photo / photo relu3_3 energy (0 = same)")
+    if args.json and args.json != "-":
+        from .atomic import atomic_write_bytes
+        atomic_write_bytes(args.json, (json.dumps(report, indent=1) + "\n").encode())
+    if args.json == "-":
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"{model}: {scores[0].photos} photos at <= {args.max_side} px")
+    print(f"{'style':<36} {'style dist':>10} {'content dist':>12}")
+    for s in scores:
+        print(f"{s.name:<36} {s.style_distance:10.3f} {s.content_distance:12.3f}")
+    print("style dist: Gram loss of output / of the photo (lower = more stylized); "
+          "content dist: relu3_3 MSE / photo energy (lower = more content kept)")
+    if args.sheet:
+        _info(f"wrote contact sheet {args.sheet}")
+    return 0
+
+
+# ---- eval-temporal ----------------------------------------------------------------------------
+
+def _cmd_eval_temporal(args) -> int:
+    """Warping error (Lai et al. 2018) of a stylized video, of its input (the floor), and with
+    ground-truth flows where they apply. Flow: DIS medium, full resolution, on the input frames."""
+    import json
+
+    import numpy as np
+
+    from .metrics import gt_flows_for, metric_flows, pair_warping_errors, read_frames
+
+    if args.gt_flow and not os.path.isdir(args.gt_flow):
+        raise NotADirectoryError(f"--gt-flow {args.gt_flow} is not a folder of .flo files")
+    out_frames, out_numbers = read_frames(args.output, max_frames=args.max_frames, size=args.size)
+    h, w = out_frames[0].shape[:2]
+    if args.input:
+        in_frames, in_numbers = read_frames(args.input, max_frames=args.max_frames, size=(w, h))
+    else:
+        in_frames, in_numbers = out_frames, out_numbers
+        _warn("no --input: flow comes from the output frames themselves, so flicker that moves like "
+              "motion goes unseen; pass the video the output was made from")
+    n = min(len(in_frames), len(out_frames))
+    if len(in_frames) != len(out_frames):
+        _warn(f"input has {len(in_frames)} frames and output {len(out_frames)}; comparing the first {n}")
+    if n < 2:
+        raise ValueError(f"expected at least 2 frames, got {n} in {args.output}")
+    in_frames, out_frames, in_numbers = in_frames[:n], out_frames[:n], in_numbers[:n]
+    flows, masks = metric_flows(in_frames)
+    in_error = float(np.mean(pair_warping_errors(in_frames, flows, masks))) if args.input else None
+    result = {"output": args.output, "input": args.input, "frames": n, "size": f"{w}x{h}",
+              "flow": "DIS medium preset, full resolution, on the input frames; forward-backward + "
+                      "motion-boundary mask (Ruder et al. 2016)",
+              "warping_error_output": float(np.mean(pair_warping_errors(out_frames, flows, masks))),
+              "warping_error_input": in_error,
+              "trusted_fraction": float(np.mean([m.mean() for m in masks]))}
+    if args.gt_flow:
+        numbers = in_numbers if args.input else out_numbers[:n]
+        gt = gt_flows_for(numbers, args.gt_flow, (w, h))
+        pairs = [(numbers[i], numbers[i + 1]) for i, g in enumerate(gt) if g is not None]
+        result["gt_pairs"] = pairs
+        result["gt_pairs_total"] = n - 1
+        if pairs:
+            result["warping_error_output_gt"] = float(np.mean(pair_warping_errors(out_frames, gt, [None] * len(gt))))
+            if args.input:
+                result["warping_error_input_gt"] = float(np.mean(pair_warping_errors(in_frames, gt, [None] * len(gt))))
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    print(f"warping error (Lai et al. 2018), {n} frames {w}x{h}, {n - 1} pairs; "
+          f"flow: DIS medium on the {'input' if args.input else 'output'} frames, "
+          f"{result['trusted_fraction']:.0%} of pixels trusted")
+    print(f"  output {result['warping_error_output']:.5f}")
+    if args.input:
+        ratio = result["warping_error_output"] / max(result["warping_error_input"], 1e-12)
+        print(f"  input  {result['warping_error_input']:.5f}  (the floor: flow errors and lighting; "
+              f"output is {ratio:.1f}x)")
+    if args.gt_flow:
+        if result["gt_pairs"]:
+            first, last = result["gt_pairs"][0][0], result["gt_pairs"][-1][0]
+            print(f"  with ground-truth flows from {args.gt_flow} ({len(pairs)} of {n - 1} pairs, frames "
+                  f"{first}..{last + 1}; motion-boundary mask only):")
+            print(f"    output {result['warping_error_output_gt']:.5f}")
+            if args.input:
+                print(f"    input  {result['warping_error_input_gt']:.5f}")
+        else:
+            from .metrics import frame_number
+            known = sorted(x for x in numbers if x is not None)
+            span = f"frames {known[0]}..{known[-1]}" if known else "frames without numbers in their names"
+            flo = sorted(k for k in (frame_number(p) for p in Path(args.gt_flow).glob("*.flo")) if k is not None)
+            flo_span = f"flows from frames {flo[0]}..{flo[-1]}" if flo else "no numbered .flo files"
+            print(f"  ground-truth flows apply to none of the {n - 1} pairs: {span}, {flo_span} "
+                  f"in {args.gt_flow} (NNNN.flo is the flow from frame NNNN to NNNN+1)")
+    return 0
+
+
 # ---- parser -----------------------------------------------------------------------------------
+
+def _key_help() -> str:
+    from .controls import KEY_HELP
+    return KEY_HELP
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="livestyle", description="Real-time multi-style video and webcam style transfer.")
@@ -201,10 +661,126 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stylize_options(s)
     s.set_defaults(func=_cmd_image)
 
+    s = sub.add_parser("webcam", help="live camera in, stylized preview out; keys switch and blend styles",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="keys:\n" + _key_help())
+    s.add_argument("--camera", default="0", help="device index, /dev/video path, video file or stream URL (default 0)")
+    s.add_argument("--loop", action="store_true", help="loop a video file used as the camera")
+    s.add_argument("--fps", type=float, help="frame rate to ask the camera for (what it gives is read back)")
+    s.add_argument("--record", metavar="FILE", help="record the stylized stream from the start (r toggles)")
+    s.add_argument("--stream", metavar="URL", help="send the stylized stream to rtmp://, srt:// or udp://")
+    s.add_argument("--virtual-camera", action="store_true", help="send to a v4l2loopback virtual camera (pyvirtualcam)")
+    s.add_argument("--no-window", action="store_true", help="no preview window (headless)")
+    s.add_argument("--side-by-side", action="store_true", help="show the camera image beside the stylized one")
+    s.add_argument("--no-overlay", action="store_true", help="start without the fps/style overlay (o toggles)")
+    s.add_argument("--temporal", type=_unit_float, default=0.6, help="temporal coherence weight 0..1 (0 = off; default 0.6)")
+    s.add_argument("--morph-s", type=float, default=0.5, help="seconds a style switch takes (default 0.5)")
+    s.add_argument("--keys", metavar="K@T,...", help="scripted keys, e.g. '2@1.5,b@2,3@40f,q@5' (seconds or frames)")
+    s.add_argument("--max-frames", type=_positive_int, help="stop after N frames")
+    s.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    s.add_argument("--snapshot-dir", default=".", help="folder for snapshots (s) and recordings (r)")
+    _add_stylize_options(s)
+    s.set_defaults(func=_cmd_webcam, max_side=640)  # the network runs at <= 640 px unless --max-side says otherwise
+
+    s = sub.add_parser("bench", help="time livestyle's network against the reference in the same run")
+    s.add_argument("--arch", default="fast", help="network to time: fast (shipped), faster, johnson, or key=value,...")
+    s.add_argument("--resolution", type=_parse_size, action="append", metavar="WxH",
+                   help="frame size (repeatable; default 640x360)")
+    s.add_argument("--modes", default="compile+bf16", help="comma list of eager, channels_last, bf16, compile, "
+                   "compile+bf16 (default compile+bf16, what `livestyle video` uses on this kind of CPU)")
+    s.add_argument("--reference-modes", default="eager", help="modes for the reference network (default eager)")
+    s.add_argument("--repeats", type=_positive_int, default=5, help="timed repeats per row (median reported)")
+    s.add_argument("--runs", type=_positive_int, default=1, help="repeat the whole table (medians across runs)")
+    s.add_argument("--clip", metavar="VIDEO", help="also time decode+stylize+encode of this clip end to end")
+    s.add_argument("--e2e-max-side", type=_positive_int, default=640, help="resize the clip for end to end")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--threads", type=_positive_int)
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=_cmd_bench)
+
     # >>> video (owned by the video I/O work)
+    s = sub.add_parser("video", help="stylize a video file (keeps frame rate, timestamps and audio)")
+    s.add_argument("input", help="input video (MP4, MOV, MKV, WebM, ...)")
+    s.add_argument("output", help="output video; .mp4 gets H.264 + the input's audio")
+    _add_stylize_options(s)
+    s.add_argument("--crf", type=int, default=18, help="quality for x264/x265/VP9/AV1: lower is better, bigger "
+                   "(default 18, visually lossless)")
+    s.add_argument("--codec", default="libx264", help="video encoder (default libx264; e.g. libx265, libvpx-vp9)")
+    s.add_argument("--batch-size", type=_positive_int, default=4, help="frames per network call (default 4)")
+    s.add_argument("--schedule", metavar="T:MIX,...", help="morph between styles along the clip, e.g. "
+                   "0:monet,10s:vangogh (TIME in seconds; MIX a style, preset or a:0.7+b:0.3)")
+    s.set_defaults(func=_cmd_video)
     # <<< video
     # >>> train / eval (owned by the training work)
+    s = sub.add_parser("train", argument_default=argparse.SUPPRESS,
+                       help="train a multi-style network on photos (VGG perceptual losses); resumable",
+                       description="Train a multi-style CIN network. Ctrl-C checkpoints and stops; --resume "
+                       "continues. Runs under `torchrun --nproc_per_node=N -m livestyle train ...` as well.")
+    s.add_argument("--styles", metavar="SPEC", help="style images, one style each: a folder, or a comma list of "
+                   "[name=]path (name from the file name)")
+    s.add_argument("--content", dest="content_dir", metavar="DIR", help="folder of training photos")
+    s.add_argument("--out", metavar="FILE", help="model file to write (.safetensors)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    s.add_argument("--style-sources", metavar="FILE", help="JSON {style name: 'artist, title, year'} "
+                   "(default: the file name)")
+    s.add_argument("--image-size", type=_positive_int, metavar="PX", help="training crop size (default 256)")
+    s.add_argument("--style-size", type=_positive_int, metavar="PX", help="longest side of the style images "
+                   "for their Gram targets (default: --image-size)")
+    s.add_argument("--batch-size", type=_positive_int, help="photos per step and process (default 4)")
+    s.add_argument("--steps", type=_positive_int, help="training steps in all (default 2000)")
+    s.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    s.add_argument("--warmup-steps", type=int, metavar="N", help="raise the lr linearly over N steps (default 0; "
+                   "use ~10%% of the steps with --lr above 3e-3)")
+    s.add_argument("--content-weight", type=float, help="default 1e-5 (relu2_2 MSE, Caffe VGG scale)")
+    s.add_argument("--style-weight", type=float, help="default 1e-5 (Gram MSE, relu1_2..relu3_3)")
+    s.add_argument("--tv-weight", type=float, help="default 10 (total variation of the output)")
+    s.add_argument("--arch", metavar="K=V,...", help="network: a preset or key=value over NetConfig fields, "
+                   "e.g. base_width=16,n_res_blocks=3,separable=1 (default: NetConfig())")
+    s.add_argument("--batch-styles", choices=("mixed", "single"), help="styles within a batch (default mixed)")
+    s.add_argument("--vgg", metavar="PATH", help="local VGG16/19 features weights (default $LIVESTYLE_VGG, "
+                   "else torchvision's download)")
+    s.add_argument("--vgg-convention", choices=("caffe", "torchvision"),
+                   help="input convention of --vgg (default: from its file name)")
+    s.add_argument("--bf16", choices=("auto", "on", "off"), help="bf16 autocast (default auto: on with "
+                   "AVX512-BF16/AMX or CUDA)")
+    s.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    s.add_argument("--threads", type=_positive_int, help="CPU threads per process")
+    s.add_argument("--seed", type=int, help="default 0")
+    s.add_argument("--checkpoint-dir", metavar="DIR", help="default: <out>.ckpt/ beside --out")
+    s.add_argument("--checkpoint-every-s", type=float, metavar="S", help="seconds between checkpoints "
+                   "(default 300)")
+    s.add_argument("--preview-every", type=int, metavar="N", help="steps between preview PNGs in the "
+                   "checkpoint folder (default 200, 0 = none)")
+    s.add_argument("--log-every", type=_positive_int, metavar="N", help="steps between log lines (default 50)")
+    s.add_argument("--resume", nargs="?", const="", metavar="CKPT", help="continue from a checkpoint (file or "
+                   "folder; default: the one of --out); options given again override the saved ones")
+    s.add_argument("--base", metavar="MODEL", help="add styles to this model: only the new styles' CIN rows train")
+    s.add_argument("--add-style", action="append", metavar="NAME=PATH", help="style to add to --base (repeatable)")
+    s.set_defaults(func=_cmd_train)
+
+    s = sub.add_parser("eval", help="quality report: style and content distances per style, contact sheet")
+    s.add_argument("photos", help="folder of photos")
+    s.add_argument("--weights", metavar="FILE", help="model file (default weights/livestyle.safetensors)")
+    s.add_argument("--limit", type=_positive_int, metavar="N", help="use the first N photos")
+    s.add_argument("--styles", metavar="NAME=PATH,...", help="style images (default: the model's training record)")
+    s.add_argument("--max-side", type=_positive_int, default=256, metavar="PX", help="photo size (default 256)")
+    s.add_argument("--sheet", metavar="FILE", help="write a contact sheet (rows photos, columns styles)")
+    s.add_argument("--json", nargs="?", const="-", metavar="FILE", help="JSON report to FILE, or to stdout instead "
+                   "of the table")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--vgg", metavar="PATH", help="VGG weights (default $LIVESTYLE_VGG, else torchvision's)")
+    s.add_argument("--vgg-convention", choices=("caffe", "torchvision"))
+    s.set_defaults(func=_cmd_eval)
     # <<< train / eval
+    s = sub.add_parser("eval-temporal", help="flicker metric: warping error of a stylized video (Lai et al. 2018)")
+    s.add_argument("output", metavar="OUTPUT", help="stylized video file or folder of frames")
+    s.add_argument("--input", metavar="INPUT", help="the video or frames it was made from; flow is computed on "
+                   "these (default: on the output itself)")
+    s.add_argument("--gt-flow", metavar="DIR", help="folder of ground-truth .flo files, NNNN.flo = flow from frame "
+                   "NNNN to NNNN+1 (Sintel); used for the pairs whose frame numbers match")
+    s.add_argument("--max-frames", type=_positive_int, metavar="N", help="use the first N frames")
+    s.add_argument("--size", type=_parse_size, metavar="WxH", help="resize frames first (e.g. 640x360)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=_cmd_eval_temporal)
     return p
 
 
@@ -216,6 +792,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="livestyle: %(levelname)s: %(message)s")
+    # torch.compile's C++ toolchain probe warns about CUDA_HOME on CPU-only machines: not our user's concern
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

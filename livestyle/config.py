@@ -72,23 +72,107 @@ class TrainConfig:
     batch_size: int = 4
     steps: int = 2000
     lr: float = 1e-3  # Adam
-    # Weighted terms for a fresh net at 256 px, Caffe VGG16: content ~1.4, style ~1.3 (falls to ~0.2),
-    # tv ~0.1; the content term then dominates by ~4x, as in fast_neural_style's balance (measured, see report).
-    content_weight: float = 1e-4  # x MSE of relu2_2 features (Caffe scale, ~1e4 for unrelated images)
-    style_weight: float = 2e-4  # x sum over style_layers of MSE of Grams / (C*H*W)
-    tv_weight: float = 10.0  # x mean squared neighbour difference of the output
+    warmup_steps: int = 0  # lr rises linearly over these steps. Needed for high lr: at lr 1e-2 the first Adam
+    #   steps (every weight moves by ~lr) threw a width-8 net's style loss up 5x at step 2; at lr 1e-3 (width 16,
+    #   128 px) there is no such jump and a 100-step warm-up only slowed the first 60 steps (loss 5.7 vs 5.0)
+    # Caffe VGG16 scale (BGR 0..255 inside), raw values measured at 256 px: relu2_2 MSE of two unrelated
+    # photos 3e5, of a fresh net's output 2e5; Gram MSE (relu1_2..relu3_3) of a photo to a style 6e5..1.5e6;
+    # output TV ~0.01. With these weights a width-16 net after 200 steps at 128 px sits at content 2.2,
+    # style 1.05, tv 0.11: style clearly visible, content still recognisable (style_weight 3e-5 lost it).
+    # Johnson et al. / fast_neural_style use 1e5 and 1e10 on torchvision's VGG at 0..255; not comparable.
+    content_weight: float = 1e-5  # x MSE of content_layer features
+    style_weight: float = 1e-5  # x sum over style_layers of weight x MSE of Grams / (C*H*W)
+    tv_weight: float = 10.0  # x mean squared difference of neighbouring output pixels (images in [0, 1])
     content_layer: str = "relu2_2"  # Johnson et al.
-    style_layers: dict[str, float] = field(default_factory=lambda: {
-        "relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0})  # per-layer weights (Johnson: equal)
+    # Johnson et al. weight relu1_2, relu2_2, relu3_3, relu4_3 equally; with the Caffe VGG the relu4_3 Gram
+    # MSE is ~1e-5 of the others (5 vs 2e5), so it adds nothing but time: dropping it stops VGG at relu3_3
+    # (-18% s/step). Add "relu4_3": 1e4 or so to bring in larger-scale structure.
+    style_layers: dict[str, float] = field(default_factory=lambda: {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0})
     batch_styles: str = "mixed"  # "mixed": each sample of a batch has its own style; "single": one per batch
     vgg: str | None = None  # local VGG features file (else $LIVESTYLE_VGG, else torchvision's weights)
     vgg_convention: str | None = None  # "caffe" | "torchvision"; None: from the file name
     bf16: bool | None = None  # bf16 autocast for net and VGG; None: on where the hardware has it (AVX512-BF16/AMX, CUDA)
-    channels_last: bool = True  # NHWC memory format for the convs (oneDNN / cuDNN prefer it)
+    channels_last: bool = True  # NHWC for the VGG loss network (1.6x faster in bf16 here); the StyleNet stays
+    #   NCHW: its reflect padding and instance norm made it 2.4x slower in NHWC on this CPU
     device: str = "auto"
-    threads: int | None = None  # torch CPU threads per process (None: cores / processes)
+    threads: int | None = None  # torch CPU threads (None: torch's default; under DDP cores / processes)
     seed: int = 0  # rank r of a DDP run uses seed + r for its own randomness
     log_every: int = 50  # steps between log lines
     preview_every: int = 200  # steps between preview PNGs beside the checkpoint (0: never)
     checkpoint_every_s: float = 300.0  # seconds between checkpoints (0: every step)
     command: str = ""  # the command line, recorded in the model's training record
+
+
+@dataclass
+class TemporalConfig:
+    """Temporal coherence at inference (`livestyle.temporal.TemporalStabilizer`): the previous output,
+    warped along optical flow onto the current frame, is blended in where the flow can be trusted.
+    Timings and thresholds measured at 640x360 on a 2-core CPU (see the temporal.py docstring)."""
+
+    weight: float = 0.6  # history weight w in 0..1 (--temporal): out = a*warped_prev_out + (1 - a)*styled,
+    #   a = w * mask; 0 = off. A moving average along motion paths: i.i.d. flicker keeps (1-w)^2/(1+w) of
+    #   its squared size (0.1 at 0.6), content lags w/(1-w) frames (1.5). Measured on a flickering stand-in:
+    #   warping error x0.22 of per-frame at 0.6 (x0.28 at 0.5, x0.16 at 0.7); retune with the trained net
+    flow_backend: str = "dis"  # "dis" (OpenCV DIS, CPU), "raft" / "raft_large" (torchvision, GPU), "auto"
+    flow_preset: str = "ultrafast"  # DIS preset: "ultrafast" | "fast" | "medium"
+    flow_scale: float = 0.5  # estimate flow on frames shrunk by this factor, then upsample the vectors
+    check: str = "fb"  # "fb": forward-backward consistency + motion boundaries (Ruder et al. 2016; two
+    #   flows per frame); "photometric": one flow, trust where the warped previous frame matches
+    photometric_threshold: float = 0.1  # also distrust pixels whose warped previous input differs from
+    #   the current input by more than this (gray, 0..1; 0 disables): lighting changes, flow errors
+    cut_threshold: float = 0.08  # scene cut (reset) when the mean motion-compensated gray difference
+    #   exceeds this (0..1; measured: <= 0.024 within real clips, >= 0.17 across cuts)
+    cut_min_trusted: float = 0.25  # ... or when less than this fraction of pixels is trusted
+    #   (measured: >= 0.55 within real clips, <= 0.05 across cuts)
+    max_gap_s: float = 1.0  # reset when consecutive frames' timestamps are further apart than this
+    interpolation: str = "linear"  # warping the previous output: "linear" (0.8 ms at 640x360) or "cubic"
+    #   (+1.4 ms): each warp blurs the history a little; at w=0.6 the output keeps 0.55 of the fine
+    #   detail (Laplacian energy) with linear, 0.73 with cubic: like a Gaussian blur of 0.5 vs 0.4 px
+
+
+@dataclass
+class GatysConfig:
+    """`livestyle gatys` and `video --method gatys`: optimise the output's pixels against VGG content
+    and style losses (Gatys et al. 2016), for video with a temporal loss (Ruder et al. 2016). Loss
+    weights are for images in [0, 1] and the Caffe VGG16 (BGR 0..255 inside): the normalisation of
+    losses.py is jcjohnson/neural-style's (Gram / (C*H*W), mean squared errors), whose weights we keep."""
+
+    max_side_px: int = 512  # output's longest side (the content is shrunk to it, never enlarged)
+    scales: tuple[float, ...] = (0.25, 0.5, 1.0)  # coarse to fine, fractions of the output size; each stage
+    #   starts from the previous one upsampled. Coarse iterations are 4x / 16x cheaper and settle the
+    #   large-scale structure, so the full-size stage needs far fewer (see tools/bench_gatys.py)
+    iterations: int = 100  # optimiser iterations at the full size (one loss + gradient evaluation each)
+    coarse_iterations: int = 150  # iterations at each coarser scale
+    optimizer: str = "lbfgs"  # "lbfgs" (torch.optim.LBFGS, Gatys et al.) | "adam"
+    lr: float | None = None  # None: 1.0 for L-BFGS (its step scale), 0.02 for Adam (pixels in [0, 1])
+    init: str = "content"  # "content" | "noise" (seeded uniform) | "net" (a livestyle model's output)
+    init_weights: str | None = None  # init "net": the model file (.safetensors)
+    init_style: str | None = None  # init "net": a style, preset or mix of that model ("a:0.7,b:0.3")
+    content_weight: float = 5.0  # x MSE of content_layer features (neural-style's 5e0)
+    style_weight: float = 100.0  # x sum over style_layers of weight x MSE of Grams (neural-style's 1e2)
+    tv_weight: float = 1e3  # x mean squared difference of neighbouring pixels (images in [0, 1])
+    content_layer: str = "relu4_2"  # Gatys et al.
+    style_layers: dict[str, float] = field(default_factory=lambda: {
+        "relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0})  # Gatys et al.
+    style_scale: float = 1.0  # style image's longest side = this x the output's longest side, at every scale
+    preserve_color: str | None = None  # None | "luminance": optimise luminance only, keep the content's
+    #   chroma | "histogram": match the style images' colour mean and covariance to the content's first
+    #   (both from Gatys et al. 2016, "Preserving Color in Neural Artistic Style Transfer")
+    vgg: str | None = None  # local VGG features file (else $LIVESTYLE_VGG, else torchvision's weights)
+    vgg_convention: str | None = None  # "caffe" | "torchvision"; None: from the file name
+    bf16: bool | None = None  # bf16 autocast for VGG; None: on where the CPU has AVX512-BF16/AMX, or CUDA
+    channels_last: bool = True  # NHWC for VGG (oneDNN's fast layout, with bf16 especially)
+    compile: bool = False  # torch.compile the VGG prefix (see tools/bench_gatys.py for whether it pays)
+    device: str = "auto"
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+    seed: int = 0  # noise init
+    save_every: int = 0  # iterations between intermediate images (progress "snapshot" events; 0: none)
+    # ---- video (gatys_video) ----
+    temporal_weight: float = 2e4  # x mean over pixels of mask x (output - warped previous output)**2
+    #   (Ruder et al. eq. 7); 0: frames independent (still initialised from the warped previous output)
+    temporal_frames: tuple[int, ...] = (1,)  # which earlier frames the temporal loss looks back to:
+    #   (1,) short-term; e.g. (1, 2, 4) long-term (Ruder et al. sec. 3.2: each pixel is tied to the
+    #   nearest of those frames where it was visible)
+    video_iterations: int | None = None  # iterations for frames after the first (None: iterations); they
+    #   start from the warped previous output at full size, without the coarse scales
+    flow_preset: str = "medium"  # DIS preset for the flow between input frames ("ultrafast" | "fast" | "medium")

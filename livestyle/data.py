@@ -36,7 +36,8 @@ def list_images(folder: str | os.PathLike, *, what: str = "content") -> list[str
     return paths
 
 
-def _decode(path: str) -> np.ndarray | None:
+def decode_image(path: str) -> np.ndarray | None:
+    """An image file as an RGB frame, or None when it cannot be decoded (callers skip and count it)."""
     data = np.fromfile(path, dtype=np.uint8)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -90,7 +91,7 @@ class ImageFolder:
         rng = np.random.default_rng([self.seed, self.rank, k])
         for attempt in range(len(self.paths)):
             path = self.paths[int(perm[self.rank + self.world_size * ((pos + attempt) % self.shard_len)])]
-            img = None if path in self.skipped else _decode(path)
+            img = None if path in self.skipped else decode_image(path)
             if img is not None:
                 break
             if path not in self.skipped:
@@ -116,7 +117,7 @@ class ImageFolder:
     def preview_photo(self, device: str | torch.device = "cpu") -> torch.Tensor:
         """A fixed photo (the first readable one), centre-cropped: float (1, 3, S, S)."""
         for path in self.paths:
-            img = _decode(path)
+            img = decode_image(path)
             if img is not None:
                 return frames_to_tensor([center_crop(img, self.size_px)], device)
         raise ValueError("content folder has no readable images")

@@ -1,22 +1,16 @@
 """Perceptual losses (Gatys et al. 2016; Johnson et al. 2016) on VGG features, plus total variation.
 
 All take features of float images in [0, 1] (the VGG convention is applied inside vgg.py) and return
-scalar tensors; none changes its inputs. Each is zero for identical inputs.
+scalar tensors; none changes its inputs. Content and style losses are zero for identical inputs,
+total variation for a constant image.
 
-Default weights (TrainConfig.content_weight / style_weight / tv_weight) are for the Caffe VGG16 in
-../shared/data/vgg (BGR 0..255 inside), content at relu2_2 and the style layers below; they are chosen
-so that for a freshly initialised net the weighted content and style terms are of the same order and
-TV is about a tenth of them (measured numbers in TrainConfig's comments).
+Weights and layers are options of TrainConfig (content_weight, style_weight, tv_weight, content_layer,
+style_layers), where their defaults and the measurements behind them are written down.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-# Johnson et al.: content at relu2_2 (relu3_3 in the paper's text for the higher-level variant), style at
-# relu1_2, relu2_2, relu3_3, relu4_3 with equal weights.
-CONTENT_LAYER = "relu2_2"
-STYLE_LAYERS = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
 
 
 def gram_matrix(f: torch.Tensor) -> torch.Tensor:

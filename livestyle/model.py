@@ -29,8 +29,9 @@ class CondInstanceNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         # style: (N, n_styles) convex weights, one row per sample
-        gamma = (style @ self.gamma).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
-        beta = (style @ self.beta).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
+        # mix the tables in float32 whatever the activations' dtype (bf16/fp16 inference)
+        gamma = (style.float() @ self.gamma.float()).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
+        beta = (style.float() @ self.beta.float()).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
         x = F.instance_norm(x, eps=self.eps)
         return x * gamma + beta
 

@@ -120,13 +120,16 @@ class VideoFileSink:
 
     `time_base` and `rate` should be the source's, so that timestamps pass through unchanged (variable
     frame rate too). `audio_from` names a file whose audio streams are carried into the output.
-    `close()` flushes the encoder (`for packet in stream.encode(): out.mux(packet)`) and is safe to
-    call twice; `close(audio_until_s=t)` stops the audio at t, for a file that was cut short.
+    `low_latency` is for live streams (rtmp://, srt://, udp:// with `format`): x264 `veryfast` +
+    `zerolatency` (no B-frames, no lookahead: a frame leaves the encoder as soon as it is written) and
+    a keyframe every 2 s so that viewers can join. `close()` flushes the encoder (`for packet in
+    stream.encode(): out.mux(packet)`) and is safe to call twice; `close(audio_until_s=t)` stops the
+    audio at t, for a file that was cut short.
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, *, rate: Fraction,
                  time_base: Fraction, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p",
-                 audio_from: str | None = None, format: str | None = None):
+                 audio_from: str | None = None, format: str | None = None, low_latency: bool = False):
         self.path = str(path)
         codec = check_encoder(codec).name  # canonical name: "h264" -> "libx264"
         need_w, need_h = even_required(pix_fmt)
@@ -139,17 +142,29 @@ class VideoFileSink:
             raise ValueError(f"cannot write video to {self.path}: {e}; use .mp4, .mkv, .mov or .webm") from None
         self._audio = None
         try:
-            if codec not in self._out.supported_codecs:
+            # FFmpeg's codec query is only meaningful for muxers with a codec tag table; MPEG-TS has none
+            # (it lists just its defaults) but carries H.264/HEVC/AAC by specification
+            if self._out.format.name != "mpegts" and codec not in self._out.supported_codecs:
                 raise ValueError(f"the {self._out.format.name} container cannot hold {codec} video; "
                                  "use another --codec or output extension (.mkv takes most codecs)")
-            if self._out.format.name in ("mp4", "mov"):
+            if self._out.format.name in ("mp4", "mov") and not low_latency:
                 self._out.container_options["movflags"] = "+faststart"  # index at the front: plays while downloading
             self._video = self._out.add_stream(codec, rate=rate)
             self._video.width, self._video.height, self._video.pix_fmt = width, height, pix_fmt
             self._video.codec_context.time_base = time_base
             self._video.time_base = time_base
+            options = {}
             if crf is not None and codec in _CRF_CODECS:
-                self._video.codec_context.options = {"crf": str(crf), **({"b": "0"} if "vpx" in codec else {})}
+                options.update({"crf": str(crf), **({"b": "0"} if "vpx" in codec else {})})
+            elif crf is not None:
+                log.info("%s takes no crf; using its default rate control", codec)
+            if low_latency:
+                self._video.codec_context.gop_size = max(1, round(2 * rate))
+                if codec in ("libx264", "libx264rgb"):
+                    options.update({"preset": "veryfast", "tune": "zerolatency"})
+                else:
+                    self._video.codec_context.max_b_frames = 0
+            self._video.codec_context.options = options
             if audio_from is not None:
                 self._audio = _AudioCarry(audio_from, self._out)
         except BaseException:
@@ -201,3 +216,40 @@ class VideoFileSink:
     def __exit__(self, exc_type, exc, tb) -> None:
         # after an error keep the audio no longer than the video that was written
         self.close(audio_until_s=self.end_s if exc_type is not None else None)
+
+
+class VirtualCamSink:
+    """Frames to a virtual camera (v4l2loopback on Linux, OBS Virtual Camera on Windows and macOS)
+    through pyvirtualcam, an optional dependency imported here so that `import livestyle` never needs
+    it. `write(frame, pts, duration)` matches VideoFileSink; `close()` is safe to call twice."""
+
+    def __init__(self, width: int, height: int, *, fps: float = 30.0, device: str | None = None):
+        try:
+            import pyvirtualcam
+        except ImportError:
+            raise RuntimeError("--virtual-camera needs pyvirtualcam: pip install 'livestyle[virtualcam]'") from None
+        try:
+            self._cam = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB, device=device)
+        except RuntimeError as e:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise RuntimeError(f"could not open a virtual camera ({msg}); on Linux load v4l2loopback "
+                               "(sudo modprobe v4l2loopback devices=1 exclusive_caps=1)") from None
+        self.width, self.height, self.device = width, height, self._cam.device
+        log.info("virtual camera %s: %dx%d at %.1f fps", self.device, width, height, fps)
+
+    def write(self, frame: np.ndarray, pts: int = 0, duration: int = 0) -> None:
+        if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.shape == (self.height, self.width, 3)):
+            got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+            raise ValueError(f"expected frame uint8 ({self.height}, {self.width}, 3) RGB, got {got}")
+        self._cam.send(frame)
+
+    def close(self) -> None:
+        if self._cam is not None:
+            self._cam.close()
+            self._cam = None
+
+    def __enter__(self) -> VirtualCamSink:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -167,7 +167,7 @@ class VideoFileSource:
             except av.error.FFmpegError as e:
                 # the container itself is damaged past this point: keep what was decoded
                 self.ended_early = True
-                log.warning("%s: stopped reading after %d frames (%s); the file looks truncated",
+                log.info("%s: stopped reading after %d frames (%s); the file looks truncated",
                             self.path, self.frames_read, _first_line(e))
                 return
             try:

@@ -2,15 +2,21 @@
 colour preservation. Shared by `image`, `video` and `webcam`; knows nothing about files or windows.
 
 Speed on a CPU comes from three things measured by `livestyle bench` (640x360, 2 threads):
-bf16 autocast (oneDNN's AVX-512-BF16 kernels, ~2x), channels_last, and torch.compile (fuses instance
+bf16 (oneDNN's AVX-512-BF16 kernels, ~2x), channels_last, and torch.compile (fuses instance
 norm, ReLU and padding, which eager runs as separate memory passes; another ~2.5x on top of bf16).
 Compilation takes seconds per input size, so by default it runs in a background thread while frames
 go through the eager network, and the compiled one takes over when it is ready: a live stream never
 waits for it. The style mix is a tensor input, so changing it never recompiles.
+
+Reduced precision is an explicitly cast copy of the network (bf16 on CPU, fp16 on CUDA), not autocast:
+autocast keeps a process-wide cast cache behind a mutex, and an eager autocast region in one thread
+deadlocks against torch.compile tracing under autocast in another (seen here: main thread in
+clear_autocast_cache waiting for the GIL, compile thread holding the GIL waiting for the mutex).
+The explicit copy is as accurate (CIN mixes its tables in float32) and faster in eager mode.
 """
 from __future__ import annotations
 
-import contextlib
+import copy
 import logging
 import threading
 
@@ -46,8 +52,9 @@ class Stylizer:
         self.dtype = self._pick_dtype(cfg.precision)
         self.channels_last = self.dtype is not None  # oneDNN / cuDNN reduced precision prefers NHWC
         self.net = net.to(self.device).eval()
-        if self.channels_last:
-            self.net = self.net.to(memory_format=torch.channels_last)
+        self.run_net = self.net  # what actually runs: the net itself, or a reduced-precision copy
+        if self.dtype is not None:
+            self.run_net = copy.deepcopy(self.net).to(self.dtype).to(memory_format=torch.channels_last)
         self._compiled: dict[tuple, object] = {}  # (N, H, W) -> compiled callable, once ready
         self._compiling: set[tuple] = set()
         self._lock = threading.Lock()
@@ -61,18 +68,13 @@ class Stylizer:
             return torch.bfloat16
         return None
 
-    def _autocast(self):
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
-
     # -- compilation ------------------------------------------------------------------------
 
     def _compile_for(self, x: torch.Tensor, mix: torch.Tensor) -> None:
         key = tuple(x.shape[:1]) + tuple(x.shape[2:])
-        fn = torch.compile(self.net, dynamic=False)
+        fn = torch.compile(self.run_net, dynamic=False)
         try:
-            with torch.inference_mode(), self._autocast():
+            with torch.inference_mode():
                 fn(x, mix)  # compiles for this shape
         except Exception as e:  # a missing compiler toolchain etc.: eager keeps working
             log.warning("torch.compile failed (%s); staying with the eager network", str(e).splitlines()[0][:200])
@@ -84,7 +86,7 @@ class Stylizer:
     def _runner(self, x: torch.Tensor, mix: torch.Tensor):
         mode = self.cfg.compile
         if mode == "off" or (mode == "auto" and x.shape[2] * x.shape[3] < MIN_COMPILE_AREA):
-            return self.net
+            return self.run_net
         key = tuple(x.shape[:1]) + tuple(x.shape[2:])
         with self._lock:
             if key in self._compiled:
@@ -93,21 +95,24 @@ class Stylizer:
             self._compiling.add(key)
         if mode == "on":
             self._compile_for(x, mix)
-            return self._compiled.get(key, self.net)
+            return self._compiled.get(key, self.run_net)
         if start:
             threading.Thread(target=self._compile_for, args=(x.clone(), mix.clone()), daemon=True,
                              name=f"livestyle-compile-{key}").start()
-        return self.net
+        return self.run_net
 
     def warm_up(self, width: int, height: int, batch: int = 1) -> None:
         """Compile ahead for a frame size (blocking), e.g. before a live stream opens its window."""
         x = torch.rand(batch, 3, height, width, device=self.device)
         mix = torch.full((self.net.n_styles,), 1.0 / self.net.n_styles, device=self.device)
         if self.cfg.compile != "off":
-            self._compiling.add((batch, height, width))
+            with self._lock:
+                self._compiling.add((batch, height, width))
             self._compile_for(self._layout(x), mix)
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        if self.dtype is not None:
+            x = x.to(self.dtype)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     # -- stylizing --------------------------------------------------------------------------
@@ -118,8 +123,7 @@ class Stylizer:
         mix = mix.to(self.device, torch.float32)
         xin = self._layout(x)
         run = self._runner(xin, mix)
-        with self._autocast():
-            styled = run(xin, mix).float()
+        styled = run(xin, mix).float()
         if self.cfg.preserve_color:
             styled = transfer_luminance(x, styled)
         s = self.cfg.strength

@@ -7,11 +7,11 @@ rank r seeds its own randomness with seed + r).
 
 Batches mix styles (cfg.batch_styles = "mixed"): sample i of step t gets style (t*B + i) mod n_styles,
 so every step updates every style's CIN rows and the shared convs see all styles at once. Measured
-here (2 styles, width-16 net, 128 px, batch 4, 60 steps, Caffe VGG16, same seed, the loss of a fixed
-held-out batch through both styles afterwards): mixed 2.23 vs one-style-per-batch 2.36
-(weighted content + style + tv), at the same 0.30 s/step, since a per-sample style matrix costs one
-(N, n_styles) x (n_styles, C) product per CIN layer. Dumoulin et al. train one style per batch;
-with a few styles and small CPU batches the mixed batch gives less noisy shared-conv gradients.
+here (2 styles, width-16 net, 128 px, batch 4, 100 steps, Caffe VGG16, same seed; loss of 16 held-out
+crops through both styles afterwards): mixed 3.57 vs one style per batch 3.90 (content + style + tv,
+style 0.80/1.44 vs 1.16/1.62), at the same ~0.25 s/step: a per-sample style matrix costs one
+(N, n_styles) x (n_styles, C) product per CIN layer. Dumoulin et al. use one style per batch; with a
+few styles and small CPU batches, mixing gives the shared convs less one-sided gradients.
 
 Adding styles to a trained model (cfg.base, Dumoulin et al. sec. 4): the new styles' gamma/beta rows
 are appended to every CondInstanceNorm table (initialised to the mean of the old rows) and are the
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 # Fields that change what is being learned; a resume that overrides them gets a warning.
 _MODEL_FIELDS = ("styles", "content_dir", "base", "arch", "image_size", "style_size", "batch_size", "lr",
-                 "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers", "batch_styles",
+                 "warmup_steps", "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers", "batch_styles",
                  "vgg", "vgg_convention", "seed")
 
 
@@ -150,9 +150,14 @@ def train(cfg: TrainConfig, *, progress: Callable[[dict], None] | None = None) -
     if ddp:
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     master = rank == 0
+    threads = torch.get_num_threads()
+    if device.type == "cpu" and (cfg.threads or ddp):  # DDP: share the cores, or OpenMP oversubscribes them
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(cfg.threads or max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     try:
         return _train(cfg, progress, device, rank, world, master)
     finally:
+        torch.set_num_threads(threads)
         if ddp and dist.is_initialized():
             dist.destroy_process_group()
 
@@ -169,18 +174,15 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
         raise ValueError(f"output folder {out.parent} does not exist")
     if out.exists() and not (cfg.overwrite or ckpt):
         raise ValueError(f"output {out} exists; pass --overwrite to replace it, or --resume to continue its run")
-    if device.type == "cpu":
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        torch.set_num_threads(cfg.threads or max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     bf16 = use_bf16(cfg, device)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
-    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    vgg_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
     # styles, loss network, data
     specs = parse_style_specs(cfg.styles)
     style_layers = dict(cfg.style_layers)
     vgg_layers = tuple(dict.fromkeys([*style_layers, cfg.content_layer]))
-    vgg = load_vgg(vgg_layers, path=cfg.vgg, convention=cfg.vgg_convention).to(device, memory_format=memory_format)
+    vgg = load_vgg(vgg_layers, path=cfg.vgg, convention=cfg.vgg_convention).to(device, memory_format=vgg_format)
     style_size = cfg.style_size or cfg.image_size
     targets: dict[str, list[torch.Tensor]] = {name: [] for name in style_layers}
     for _, path in specs:
@@ -204,7 +206,7 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
     else:
         net = StyleNet(dataclasses.replace(cfg.arch, n_styles=len(specs)))
     n_old = len(base_styles)
-    net = net.to(device, memory_format=memory_format).train()
+    net = net.to(device).train()
     if n_old:
         for p in net.parameters():
             p.requires_grad_(False)
@@ -272,20 +274,22 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
     try:
         while step < cfg.steps:
             t0 = time.perf_counter()
-            x = data.batch(step, cfg.batch_size, device).contiguous(memory_format=memory_format)  # (B, 3, S, S)
+            x = data.batch(step, cfg.batch_size, device)  # (B, 3, S, S)
             idx = _style_indices(step, cfg.batch_size, len(specs), cfg.batch_styles, rank, world).to(device)
             style = F.one_hot(idx + n_old, n_old + len(specs)).float()  # (B, n_styles)
             with autocast():
                 y = model(x, style)  # (B, 3, S, S) float32 in [0, 1]
-                feats_y = vgg(y)
-                with torch.no_grad():
-                    feats_x = vgg(x, (cfg.content_layer,))
+                feats_y = vgg(y.contiguous(memory_format=vgg_format))
+                with torch.no_grad():  # the content target needs VGG only up to its layer
+                    feats_x = vgg(x.contiguous(memory_format=vgg_format), (cfg.content_layer,))
                 loss_c = cfg.content_weight * content_loss(getattr(feats_y, cfg.content_layer),
                                                            getattr(feats_x, cfg.content_layer))
                 loss_s = cfg.style_weight * style_loss(feats_y, {k: g[idx] for k, g in target_grams.items()},
                                                        style_layers)
                 loss_t = cfg.tv_weight * tv_loss(y)
             loss = loss_c + loss_s + loss_t
+            for group in optimizer.param_groups:  # linear warm-up: Adam's first steps move every weight by ~lr
+                group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if n_old:  # old styles' rows: zero gradient, so Adam leaves them exactly as they were
@@ -338,7 +342,7 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
             "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
             "content_layer": cfg.content_layer, "style_layers": style_layers, "vgg": dataclasses.asdict(vgg.source),
             "content_dir": os.path.abspath(cfg.content_dir), "skipped_images": len(data.skipped),
-            "style_images": style_images, "final_losses": {"content": c, "style": s, "tv": t},
+            "style_images": style_images, "final_losses": {"content": c, "style": s, "tv": t} if math.isfinite(c + s + t) else {},
         }
         if cfg.base:
             record.update(base=os.path.abspath(cfg.base), base_training=base_record, trained_styles=[n for n, _ in specs])

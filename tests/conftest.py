@@ -46,3 +46,23 @@ def tiny_model_path(tiny_net, tmp_path) -> Path:
     styles = [StyleInfo("a", "test style a"), StyleInfo("b", "test style b"), StyleInfo("c", "test style c")]
     save_stylenet(path, tiny_net, styles, presets={"ab": {"a": 0.5, "b": 0.5}}, training={"note": "random, for tests"})
     return path
+
+
+@pytest.fixture
+def random_vgg():
+    """A VGG16 loss network with random weights, built on request (never a fallback), to relu3_3."""
+    from livestyle.vgg import VGGFeatures
+    torch.manual_seed(0)
+    return VGGFeatures(("relu1_2", "relu2_2", "relu3_3"), random_weights=True)
+
+
+@pytest.fixture(scope="session")
+def random_vgg_path(tmp_path_factory) -> Path:
+    """A random VGG16 `features` file in torchvision's key layout, fp16, named as Caffe convention,
+    so that train/eval tests go through the real --vgg loader without the real weights."""
+    from livestyle.vgg import VGGFeatures
+    torch.manual_seed(0)
+    vgg = VGGFeatures(("relu5_3",), random_weights=True)
+    path = tmp_path_factory.mktemp("vgg") / "vgg16-caffe-random.pth"
+    torch.save({f"features.{k}": v.half() for k, v in vgg.features.state_dict().items()}, path)
+    return path

@@ -1,0 +1,158 @@
+"""The live mode driven from a video file with --no-window and scripted keys: no camera, no display."""
+import json
+import socket
+import threading
+
+import av
+import numpy as np
+import pytest
+
+from livestyle import cli
+from livestyle.capture import LiveSource
+from livestyle.webcam import parse_keys
+
+
+@pytest.fixture(scope="module")
+def moving_clip(tmp_path_factory):
+    """2 s of a textured pattern drifting right, 64x48 at 15 fps, written with PyAV."""
+    path = tmp_path_factory.mktemp("cam") / "cam.mp4"
+    rng = np.random.default_rng(0)
+    tex = rng.integers(0, 256, (48, 200, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=15)
+        st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
+        for i in range(30):
+            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(tex[:, i * 2:i * 2 + 64]), format="rgb24")
+            for p in st.encode(f):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+    return path
+
+
+def _probe(path):
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        pts = [f.pts * float(f.time_base) for f in c.decode(s)]
+    return pts
+
+
+def test_file_as_camera_with_keys_records_and_moves_the_mix(moving_clip, tiny_model_path, tmp_path, capsys):
+    rec = tmp_path / "rec.mp4"
+    rc = cli.main(["webcam", "--camera", str(moving_clip), "--no-window", "--weights", str(tiny_model_path),
+                   "--styles", "a,c", "--keys", "2@5f", "--max-frames", "20", "--record", str(rec),
+                   "--temporal", "0", "--morph-s", "0.2"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "capturing" in err and "(file played as a live camera)" in err
+    assert f"recorded {rec}" in err
+    pts = _probe(rec)
+    assert 15 <= len(pts) <= 20
+    assert all(b > a for a, b in zip(pts, pts[1:]))  # real, increasing timestamps
+    # played at its own 15 fps: 20 frames span roughly 20/15 s of wall clock
+    assert 0.6 < pts[-1] - pts[0] < 3.0
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_scripted_keys_morph_the_mix_monotonically(moving_clip, tiny_model_path, tmp_path):
+    from livestyle.capture import LiveSource
+    from livestyle.controls import Controls, StyleMix
+    from livestyle.webcam import LiveOptions, run_live
+    from livestyle.weights import load_stylenet, style_weights
+    model = load_stylenet(tiny_model_path)
+    vecs = [style_weights("a", model), style_weights("c", model)]
+    controls = Controls(StyleMix(vecs, morph_s=0.6))
+    seen = []
+    with LiveSource(str(moving_clip), loop=True) as src:
+        stats = run_live(src, lambda x, mix: model.net(x, mix).detach(), controls,
+                         LiveOptions(window=False, max_frames=25), scripted_keys=parse_keys("2@3f"))
+    w_c = [m[2] for m in stats.mixes]
+    assert w_c[:3] == [0.0, 0.0, 0.0] and w_c[-1] == 1.0
+    assert all(b >= a for a, b in zip(w_c, w_c[1:]))
+    assert any(0.05 < w < 0.95 for w in w_c)  # in between for a while: a morph, not a cut
+    assert stats.keys == [(3, "2")]
+
+
+def test_a_camera_that_cannot_open_exits_2_and_says_so(tiny_model_path, capsys):
+    rc = cli.main(["webcam", "--camera", "/dev/video-nope", "--no-window", "--weights", str(tiny_model_path),
+                   "--styles", "a"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "could not open camera '/dev/video-nope'" in err and "Traceback" not in err
+
+
+class DyingCapture:
+    """Stands in for cv2.VideoCapture: a few frames, then nothing (a camera unplugged)."""
+
+    def __init__(self, n=5):
+        self.n = n
+
+    def isOpened(self):
+        return True
+
+    def read(self):
+        if self.n <= 0:
+            return False, None
+        self.n -= 1
+        return True, np.full((48, 64, 3), 100, np.uint8)
+
+    def get(self, prop):
+        import cv2
+        return {cv2.CAP_PROP_FRAME_WIDTH: 64, cv2.CAP_PROP_FRAME_HEIGHT: 48, cv2.CAP_PROP_FPS: 30}.get(prop, 0)
+
+    def set(self, *a):
+        return True
+
+    def release(self):
+        pass
+
+
+def test_a_camera_that_disappears_ends_the_stream_with_a_message():
+    with LiveSource("fake", capture=DyingCapture(), stall_timeout_s=0.2) as src:
+        got = []
+        while (item := src.read(timeout_s=2)) is not None:
+            got.append(item.seq)
+        assert got and "stopped delivering frames" in src.error
+
+
+def test_keys_spec_is_checked():
+    assert [(k.key, k.at_s, k.at_frame) for k in parse_keys("2@1.5,space@2s,q@40f")] == \
+        [("2", 1.5, None), (" ", 2.0, None), ("q", None, 40)]
+    with pytest.raises(ValueError, match="expected KEY@TIME"):
+        parse_keys("2")
+
+
+def _free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_udp_stream_is_read_back_by_pyav(moving_clip, tiny_model_path, capsys):
+    port = _free_udp_port()
+    got = {}
+
+    def receive():
+        try:
+            with av.open(f"udp://127.0.0.1:{port}?timeout=8000000", format="mpegts",
+                         options={"analyzeduration": "500000", "probesize": "200000"}) as c:
+                n = 0
+                for frame in c.decode(video=0):
+                    got["size"] = (frame.width, frame.height)
+                    n += 1
+                    if n >= 5:
+                        break
+                got["frames"] = n
+        except Exception as e:  # reported by the assertion below
+            got["error"] = repr(e)
+
+    t = threading.Thread(target=receive, daemon=True)
+    t.start()
+    import time
+    time.sleep(0.5)
+    rc = cli.main(["webcam", "--camera", str(moving_clip), "--loop", "--no-window", "--weights", str(tiny_model_path),
+                   "--styles", "b", "--stream", f"udp://127.0.0.1:{port}?pkt_size=1316", "--duration", "4",
+                   "--temporal", "0"])
+    t.join(timeout=10)
+    assert rc == 0, capsys.readouterr().err
+    assert got.get("frames", 0) >= 5, got
+    assert got["size"] == (64, 48)
