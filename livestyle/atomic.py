@@ -9,15 +9,27 @@ from pathlib import Path
 from typing import Iterator
 
 
+def reserve_temp(path: str | os.PathLike, *, suffix: str | None = None) -> str:
+    """Create an empty hidden temporary file beside `path` and return its name. mkstemp makes files
+    0600; this one gets the mode a plain open() would give (0666 minus the umask)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or f".partial{path.suffix}",
+                               dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return tmp
+
+
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[str]:
+def atomic_output(path: str | os.PathLike, *, overwrite: bool = False, suffix: str | None = None) -> Iterator[str]:
     """Yield a temporary path beside `path` (same extension, hidden name); on normal exit rename it
     to `path`, on any exception delete it. An existing `path` is only replaced with `overwrite`."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise ValueError(f"output {path} exists; pass --overwrite to replace it")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent or ".")
-    os.close(fd)
+    tmp = reserve_temp(path, suffix=suffix)
     try:
         yield tmp
         os.replace(tmp, path)

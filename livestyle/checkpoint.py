@@ -20,11 +20,12 @@ from __future__ import annotations
 import errno
 import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .atomic import reserve_temp
 
 FORMAT = "livestyle.checkpoint/1"
 FILE_NAME = "checkpoint.pt"
@@ -58,8 +59,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        tmp = reserve_temp(path, suffix=".tmp")
+        with open(tmp, "wb") as f:
             torch.save({"format": FORMAT, **state}, f)
             f.flush()
             os.fsync(f.fileno())
@@ -100,5 +101,6 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
                          f"keys: {', '.join(map(str, list(ckpt)[:6]))})")
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing:
-        raise ValueError(f"{path} has no {missing[0]!r} entry (keys: {', '.join(map(str, ckpt))}); was it saved by livestyle?")
+        raise ValueError(f"{path} has no {missing[0]!r} entry (keys: {', '.join(map(str, ckpt))}); "
+                         "was it saved by livestyle?")
     return ckpt

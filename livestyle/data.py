@@ -167,7 +167,8 @@ def load_style_image(path: str, *, max_side_px: int, device: str | torch.device 
     try:
         img = read_image(path)
     except ValueError:
-        raise ValueError(f"style image {path} is not a readable image (expected PNG, JPEG, WebP, BMP or TIFF)") from None
+        raise ValueError(f"style image {path} is not a readable image "
+                         "(expected PNG, JPEG, WebP, BMP or TIFF)") from None
     h, w = img.shape[:2]
     scale = max_side_px / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

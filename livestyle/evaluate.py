@@ -88,7 +88,8 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
     paths = style_images_for(model, styles)
     record = model.training if isinstance(model.training, dict) else {}
     layer_weights = record.get("style_layers") or TrainConfig().style_layers
-    net_vgg = load_vgg(tuple(dict.fromkeys([*layer_weights, CONTENT_LAYER])), path=vgg, convention=vgg_convention).to(dev)
+    layers = tuple(dict.fromkeys([*layer_weights, CONTENT_LAYER]))
+    net_vgg = load_vgg(layers, path=vgg, convention=vgg_convention).to(dev)
     photo_paths = list_images(photos_dir, what="photo")
     if limit is not None:
         photo_paths = photo_paths[:limit]
@@ -116,7 +117,8 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
                 grams = style_cache[name, side]
                 y = model.net(x, i)
                 feats_y = net_vgg(y)
-                ratio = style_loss(feats_y, grams, layer_weights) / style_loss(feats_x, grams, layer_weights).clamp_min(1e-12)
+                ratio = (style_loss(feats_y, grams, layer_weights)
+                         / style_loss(feats_x, grams, layer_weights).clamp_min(1e-12))
                 content = F.mse_loss(feats_y.relu3_3, feats_x.relu3_3) / energy_x.clamp_min(1e-12)
                 sums[name][0] += ratio.item()
                 sums[name][1] += content.item()

@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 
 # Fields that change what is being learned; a resume that overrides them gets a warning.
 _MODEL_FIELDS = ("styles", "content_dir", "base", "arch", "image_size", "style_size", "batch_size", "lr",
-                 "warmup_steps", "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers", "batch_styles",
-                 "vgg", "vgg_convention", "seed")
+                 "warmup_steps", "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers",
+                 "batch_styles", "vgg", "vgg_convention", "seed")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -90,7 +90,8 @@ def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
         return cfg.bf16
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return (device.type == "cpu" and torch.backends.mkldnn.is_available()
+            and torch.ops.mkldnn._is_mkldnn_bf16_supported())  # AVX512-BF16 or AMX
 
 
 def _dist_env() -> tuple[int, int, int]:
@@ -178,20 +179,21 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
     vgg_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
-    # styles, loss network, data
+    # data and styles (checked before the slower VGG load), loss network, Gram targets
+    data = ImageFolder(cfg.content_dir, size_px=cfg.image_size, seed=cfg.seed, rank=rank, world_size=world)
     specs = parse_style_specs(cfg.styles)
+    style_size = cfg.style_size or cfg.image_size
+    style_imgs = [load_style_image(path, max_side_px=style_size, device=device) for _, path in specs]
     style_layers = dict(cfg.style_layers)
     vgg_layers = tuple(dict.fromkeys([*style_layers, cfg.content_layer]))
     vgg = load_vgg(vgg_layers, path=cfg.vgg, convention=cfg.vgg_convention).to(device, memory_format=vgg_format)
-    style_size = cfg.style_size or cfg.image_size
     targets: dict[str, list[torch.Tensor]] = {name: [] for name in style_layers}
-    for _, path in specs:
+    for img in style_imgs:
         with torch.no_grad():
-            feats = vgg(load_style_image(path, max_side_px=style_size, device=device))
+            feats = vgg(img)
         for name in style_layers:
             targets[name].append(gram_matrix(getattr(feats, name))[0])  # (C, C)
     target_grams = {name: torch.stack(g) for name, g in targets.items()}  # (n_new, C, C)
-    data = ImageFolder(cfg.content_dir, size_px=cfg.image_size, seed=cfg.seed, rank=rank, world_size=world)
 
     # the network: new, or a trained one with rows appended for the new styles
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
@@ -214,7 +216,8 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
             p.requires_grad_(True)
     params = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
-    styles = base_styles + [StyleInfo(name, cfg.style_sources.get(name) or os.path.basename(path)) for name, path in specs]
+    styles = base_styles + [StyleInfo(name, cfg.style_sources.get(name) or os.path.basename(path))
+                            for name, path in specs]
     style_images = {**base_record.get("style_images", {}), **{n: os.path.abspath(p) for n, p in specs}}
 
     step, seconds_before = 0, 0.0
@@ -262,7 +265,6 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
         old_handler = signal.signal(signal.SIGINT, on_sigint)
 
     preview = data.preview_photo(device) if master and cfg.preview_every else None
-    new_ids = list(range(n_old, n_old + len(specs)))
     t_start = last_ckpt = time.perf_counter()
     c = s = t = float("nan")
     sums, n_sum, t_log = {"content": 0.0, "style": 0.0, "tv": 0.0}, 0, time.perf_counter()
@@ -324,28 +326,37 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
                 save(step, seconds_before + time.perf_counter() - t_start)
                 raise TrainingInterrupted(step, str(ckpt_path))
             if flags[1] > 0 and step < cfg.steps:
-                save(step, seconds_before + time.perf_counter() - t_start)
+                try:
+                    save(step, seconds_before + time.perf_counter() - t_start)
+                except RuntimeError as e:  # e.g. a full disk: say so, keep training, try again next interval
+                    log.error("%s; training goes on, next try in %.0f s", e, cfg.checkpoint_every_s)
                 last_ckpt = time.perf_counter()
     finally:
         if old_handler is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, old_handler)
 
     seconds = seconds_before + time.perf_counter() - t_start
-    save(step, seconds)  # lets a later --resume --steps N train further
+    try:
+        save(step, seconds)  # lets a later --resume --steps N train further
+    except RuntimeError as e:  # the model file below matters more
+        log.error("%s", e)
     if data.skipped and master:
         log.warning("skipped %d unreadable image(s) in %s", len(data.skipped), cfg.content_dir)
     if master:
         record = {
             "command": cfg.command, "steps": step, "seconds": round(seconds, 1), "world_size": world,
             "device": str(device), "bf16": bf16, "image_size": cfg.image_size, "style_size": style_size,
-            "batch_size": cfg.batch_size, "lr": cfg.lr, "batch_styles": cfg.batch_styles,
+            "batch_size": cfg.batch_size, "lr": cfg.lr, "warmup_steps": cfg.warmup_steps,
+            "batch_styles": cfg.batch_styles,
             "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
             "content_layer": cfg.content_layer, "style_layers": style_layers, "vgg": dataclasses.asdict(vgg.source),
             "content_dir": os.path.abspath(cfg.content_dir), "skipped_images": len(data.skipped),
-            "style_images": style_images, "final_losses": {"content": c, "style": s, "tv": t} if math.isfinite(c + s + t) else {},
+            "style_images": style_images,
+            "final_losses": {"content": c, "style": s, "tv": t} if math.isfinite(c + s + t) else {},
         }
         if cfg.base:
-            record.update(base=os.path.abspath(cfg.base), base_training=base_record, trained_styles=[n for n, _ in specs])
+            record.update(base=os.path.abspath(cfg.base), base_training=base_record,
+                          trained_styles=[n for n, _ in specs])
         save_stylenet(out, net.cpu(), styles, presets=presets, training=record)
         net.to(device)
         progress({"event": "done", "step": step, "path": str(out)})

@@ -182,7 +182,8 @@ def load_vgg(layers: tuple[str, ...] | list[str], *, path: str | None = None, co
             raise ValueError(f"{path}: not a VGG weights file readable with torch.load(weights_only=True) "
                              f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
         if not isinstance(state, dict):
-            raise ValueError(f"{path}: expected a dict of tensors (a VGG features state dict), got {type(state).__name__}")
+            raise ValueError(f"{path}: expected a dict of tensors (a VGG features state dict), "
+                             f"got {type(state).__name__}")
         n_convs = sum(1 for k in state if str(k).endswith(".weight") and getattr(state[k], "dim", lambda: 0)() == 4)
         arch = arch or {13: "vgg16", 16: "vgg19"}.get(n_convs)
         if arch is None:
@@ -190,12 +191,14 @@ def load_vgg(layers: tuple[str, ...] | list[str], *, path: str | None = None, co
         convention = convention or _guess_convention(path)
         if convention is None:
             raise ValueError(f"{path}: cannot tell the input convention of these VGG weights from the file name; "
-                             "pass --vgg-convention caffe (BGR 0..255 minus mean) or torchvision (RGB, ImageNet mean/std)")
+                             "pass --vgg-convention caffe (BGR 0..255 minus mean) or torchvision "
+                             "(RGB, ImageNet mean/std)")
         log.info("VGG: %s (%s, %s convention)", path, arch, convention)
         return VGGFeatures(layers, arch=arch, convention=convention, state_dict=state, origin=os.path.abspath(path))
     arch = arch or "vgg16"
     if convention not in (None, "torchvision"):
-        raise ValueError(f"--vgg-convention {convention} needs --vgg PATH; torchvision's own weights are torchvision convention")
+        raise ValueError(f"--vgg-convention {convention} needs --vgg PATH; "
+                         "torchvision's own weights are torchvision convention")
     try:
         state = _torchvision_weights(arch)
     except Exception as e:

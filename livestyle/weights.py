@@ -17,12 +17,12 @@ import dataclasses
 import difflib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_output
 from .config import NetConfig
 from .model import StyleNet
 
@@ -97,15 +97,8 @@ def save_stylenet(path: str | os.PathLike, net: StyleNet, styles: list[StyleInfo
         "training": json.dumps(training or {}),
     }
     tensors = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path, overwrite=True, suffix=".tmp") as tmp:
         save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_metadata(path: str | os.PathLike) -> dict:

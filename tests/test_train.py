@@ -23,7 +23,7 @@ from livestyle.config import NetConfig, TrainConfig
 from livestyle.data import ImageFolder, load_style_image
 from livestyle.evaluate import evaluate
 from livestyle.losses import content_loss, gram_matrix, style_loss, tv_loss
-from livestyle.train import TrainingInterrupted, train
+from livestyle.train import train
 from livestyle.vgg import load_vgg
 from livestyle.weights import load_stylenet
 
@@ -124,6 +124,28 @@ def test_add_style_trains_only_the_new_rows_and_keeps_old_styles_and_convs_bit_i
         else:
             assert torch.equal(new[k], v), k  # every conv bit-identical
     assert out.training["trained_styles"] == ["new"] and out.training["base"] == str(tiny_model_path.resolve())
+
+
+def test_add_style_from_the_command_line(images, random_vgg_path, tiny_model_path):
+    out = images["dir"] / "plus.safetensors"
+    assert cli.main(["train", "--base", str(tiny_model_path), "--add-style", f"new={images['styles'][1]}",
+                     "--content", images["content"], "--out", str(out), "--image-size", "32", "--batch-size", "1",
+                     "--steps", "1", "--vgg", str(random_vgg_path), "--bf16", "off"]) == 0
+    assert load_stylenet(out).style_names == ["a", "b", "c", "new"]
+    assert cli.main(["train", "--add-style", f"new={images['styles'][1]}", "--content", images["content"],
+                     "--out", str(out)]) == 2
+
+
+def test_a_failed_periodic_checkpoint_is_reported_and_training_goes_on(images, random_vgg_path, monkeypatch, caplog):
+    import livestyle.train as train_module
+
+    def full_disk(path, state):
+        raise RuntimeError(f"could not save checkpoint {path}: the disk is full")
+
+    monkeypatch.setattr(train_module, "save_checkpoint", full_disk)
+    out = train(_cfg(images, random_vgg_path, checkpoint_every_s=0))
+    assert load_stylenet(out).training["steps"] == 3
+    assert "the disk is full; training goes on" in caplog.text
 
 
 class _Killed(Exception):

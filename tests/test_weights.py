@@ -85,3 +85,13 @@ def test_mixes_are_normalised_and_presets_expand(tiny_model_path):
 def test_save_is_atomic_and_leaves_no_temp_files(tiny_net, tmp_path):
     save_stylenet(tmp_path / "m.safetensors", tiny_net, [StyleInfo("a"), StyleInfo("b"), StyleInfo("c")])
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_saved_files_get_a_normal_file_mode_not_mkstemps_0600(tiny_net, tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        save_stylenet(tmp_path / "m.safetensors", tiny_net, [StyleInfo("a"), StyleInfo("b"), StyleInfo("c")])
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o644
