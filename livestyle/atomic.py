@@ -16,10 +16,14 @@ def reserve_temp(path: str | os.PathLike, *, suffix: str | None = None) -> str:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or f".partial{path.suffix}",
                                dir=path.parent if str(path.parent) else ".")
     os.close(fd)
+    _normal_mode(tmp)
+    return tmp
+
+
+def _normal_mode(path: str) -> None:
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return tmp
+    os.chmod(path, 0o666 & ~umask)
 
 
 @contextlib.contextmanager
@@ -32,6 +36,7 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False, suffix: s
     tmp = reserve_temp(path, suffix=suffix)
     try:
         yield tmp
+        _normal_mode(tmp)  # again: some writers (safetensors) re-create the file as 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
