@@ -178,6 +178,49 @@ def summarize(rows, resolutions, modes, ref_modes) -> list[dict]:
     return out
 
 
-def end_to_end(clip: str, cfg: NetConfig, *, device: str = "cpu", max_side_px: int | None = 640) -> dict:
-    """Decode, stylize and encode `clip` with a random-weight network of `cfg` (timing only)."""
-    raise NotImplementedError("end-to-end timing needs the video pipeline (livestyle.transcode)")
+def end_to_end(clip: str, cfg: NetConfig, *, device: str = "cpu", max_side_px: int | None = 640,
+               temporal: float = 0.6, batch_size: int = 1, warm_compile: bool = True) -> dict:
+    """Decode, stylize (+ temporal coherence) and encode `clip` exactly as `livestyle video` does, with a
+    random-weight network of `cfg` (timing only), to a temporary file. The network is compiled for
+    the clip's size first (as a long video amortises it), so the numbers are the steady state."""
+    import tempfile
+
+    from .config import StylizeConfig, TemporalConfig, VideoConfig
+    from .sources import VideoFileSource
+    from .stylize import Stylizer
+    from .temporal import TemporalStabilizer
+    from .transcode import stylize_video
+
+    torch.manual_seed(0)
+    net = StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 2}))
+    scfg = StylizeConfig(device=device, max_side_px=max_side_px, batch_size=batch_size,
+                         compile="on" if warm_compile else "off")
+    stylizer = Stylizer(net, scfg)
+    with VideoFileSource(clip, max_side_px=max_side_px, even=True) as src:
+        width, height = src.width, src.height
+    if warm_compile:
+        stylizer.warm_up(width, height, batch=batch_size)
+    stab = TemporalStabilizer(TemporalConfig(weight=temporal)) if temporal > 0 else None
+    mix = torch.tensor([0.5, 0.5])
+    temporal_s = 0.0
+
+    def process(frames, times_s):
+        nonlocal temporal_s
+        styled = stylizer(frames, mix)
+        if stab is None:
+            return styled
+        t0 = time.perf_counter()
+        out = stab.process(frames, styled, mixes=[mix] * len(frames), times_s=times_s)
+        temporal_s += time.perf_counter() - t0
+        return out
+
+    with tempfile.TemporaryDirectory() as tmp:
+        s = stylize_video(clip, os.path.join(tmp, "bench.mp4"), process,
+                          video_cfg=VideoConfig(overwrite=True), stylize_cfg=scfg)
+    network_s = s.network_s - temporal_s
+    total = s.seconds
+    return {"clip": os.path.basename(clip), "resolution": f"{s.width}x{s.height}", "frames": s.frames,
+            "fps": round(s.fps, 2), "seconds": round(total, 2), "temporal": temporal,
+            "decode_share": round(s.decode_s / total, 3), "network_share": round(network_s / total, 3),
+            "temporal_share": round(temporal_s / total, 3), "encode_share": round(s.encode_s / total, 3),
+            "temporal_ms_per_frame": round(1000 * temporal_s / max(1, s.frames), 2)}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+DEMO_CLIP = Path(__file__).resolve().parent.parent / "samples" / "demo.mp4"
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
 
 class CliError(Exception):
@@ -95,8 +97,15 @@ def _stylize_config(args):
     from .config import StylizeConfig
     return StylizeConfig(device=args.device, strength=args.strength, preserve_color=args.preserve_color,
                          max_side_px=args.max_side, size=args.size, threads=args.threads,
-                         batch_size=getattr(args, "batch_size", None) or 4,
+                         batch_size=getattr(args, "batch_size", None) or _default_batch(args.device),
                          precision=args.precision, compile=args.compile)
+
+
+def _default_batch(device: str) -> int:
+    """Frames per network call: 1 on a CPU, where a batch of 4 at 640x360 costs twice as much per frame
+    (its activations overflow the caches; measured 23 vs 45 ms/frame), 4 on CUDA."""
+    from .model import resolve_device
+    return 4 if resolve_device(device).type == "cuda" else 1
 
 
 def _load_model(args):
@@ -182,9 +191,10 @@ def _cmd_bench(args) -> int:
                                         repeats=args.repeats, reference_modes=ref_modes, progress=say))
     summary = bench.summarize(rows, resolutions, modes, ref_modes)
     e2e = None
-    if args.clip:
-        say(f"end to end on {args.clip}")
-        e2e = bench.end_to_end(args.clip, cfg, device=args.device, max_side_px=args.e2e_max_side)
+    clip = args.clip or (str(DEMO_CLIP) if DEMO_CLIP.exists() else None)
+    if clip and not args.no_e2e:
+        say(f"end to end on {clip} (decode, stylize, temporal {args.temporal}, encode)")
+        e2e = bench.end_to_end(clip, cfg, device=args.device, max_side_px=args.e2e_max_side, temporal=args.temporal)
     if args.json:
         out = {**summary[0], "threads": threads, "busy_cores": round(busy, 2), "arch": args.arch,
                "per_resolution": summary, "end_to_end_fps": e2e["fps"] if e2e else None,
@@ -200,8 +210,9 @@ def _cmd_bench(args) -> int:
         print(f"{s['resolution']}: livestyle {s['livestyle_fps']:.1f} fps ({s['livestyle_mode']}) vs reference "
               f"{s['reference_fps']:.1f} fps ({s['reference_mode']}): {s['ratio']:.1f}x")
     if e2e:
-        print(f"end to end {e2e['resolution']}: {e2e['fps']:.1f} fps over {e2e['frames']} frames "
-              f"(decode {e2e['decode_share']:.0%}, network {e2e['network_share']:.0%}, encode {e2e['encode_share']:.0%})")
+        print(f"end to end {e2e['clip']} {e2e['resolution']}: {e2e['fps']:.1f} fps over {e2e['frames']} frames "
+              f"(decode {e2e['decode_share']:.0%}, network {e2e['network_share']:.0%}, temporal "
+              f"{e2e['temporal_share']:.0%} = {e2e['temporal_ms_per_frame']:.1f} ms/frame, encode {e2e['encode_share']:.0%})")
     return 0
 
 
@@ -391,7 +402,9 @@ def _cmd_video(args) -> int:
             bar = tqdm(total=total, unit="frame", desc="stylizing", dynamic_ncols=True, disable=None)
         bar.update(done - bar.n)
 
-    vcfg = VideoConfig(codec=args.codec, crf=args.crf, overwrite=args.overwrite)
+    if args.preset not in X264_PRESETS:
+        raise ValueError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {args.preset!r}")
+    vcfg = VideoConfig(codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite)
     try:
         s = stylize_video(args.input, args.output, process, video_cfg=vcfg, stylize_cfg=cfg, progress=progress)
     except VideoInterrupted as e:
@@ -523,8 +536,8 @@ def _cmd_train(args) -> int:
     except TrainingInterrupted as e:
         if bar is not None:
             bar.close()
-        _err(f"interrupted after step {e.step}; checkpoint saved to {e.checkpoint}; "
-             f"continue with `livestyle train --resume {e.checkpoint}`")
+        _info(f"livestyle: interrupted after step {e.step}; checkpoint saved to {e.checkpoint}; "
+              f"continue with `livestyle train --resume {e.checkpoint}`")
         return EXIT_INTERRUPTED
     finally:
         if bar is not None:
@@ -702,10 +715,11 @@ def _add_gatys_options(p: argparse.ArgumentParser, *, video: bool = False) -> No
                    "iterations (at the current stage's size)")
     p.add_argument("--vgg", metavar="PATH", help="VGG weights (default $LIVESTYLE_VGG, else torchvision's)")
     p.add_argument("--vgg-convention", choices=("caffe", "torchvision"), help="of --vgg (default: from its name)")
-    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto", help="bf16 autocast for VGG "
-                   "(default auto: on with AVX512-BF16/AMX or CUDA)")
+    if not video:  # the video command has --precision and --compile for these
+        p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto", help="bf16 autocast for VGG "
+                       "(default auto: on with AVX512-BF16/AMX or CUDA)")
+        p.add_argument("--compile-vgg", action="store_true", help="torch.compile the VGG prefix")
     p.add_argument("--no-channels-last", action="store_true", help="keep VGG in NCHW")
-    p.add_argument("--compile-vgg", action="store_true", help="torch.compile the VGG prefix")
     p.add_argument("--seed", type=int, help="noise init seed (default 0)")
     if video:
         p.add_argument("--temporal-weight", type=float, help=f"temporal loss weight (default {d.temporal_weight:g}; "
@@ -741,14 +755,14 @@ def _gatys_config(args):
               "video_iterations": get("video_iterations")}
     pc = get("preserve_color")
     fields["preserve_color"] = "luminance" if pc is True else (pc or None)
-    fields["bf16"] = {"on": True, "off": False}.get(get("bf16"))
+    fields["bf16"] = {"on": True, "off": False, "bf16": True, "fp32": False}.get(get("bf16") or get("precision"))
     fields["channels_last"] = not get("no_channels_last")
-    fields["compile"] = bool(get("compile_vgg"))
+    fields["compile"] = bool(get("compile_vgg")) or get("compile") == "on"
     cfg = GatysConfig(**{k: v for k, v in fields.items() if v is not None})
     if cfg.init == "net" and not (cfg.init_weights and cfg.init_style):
         raise ValueError("--init net needs --weights FILE (a livestyle model) and --init-style NAME")
-    if cfg.init != "net" and (get("init_style") or (get("weights") and get("init") is not None)):
-        raise ValueError("--init-style and --weights are for --init net")
+    if cfg.init != "net" and (get("init_style") or get("weights")):
+        raise ValueError("--weights and --init-style are for --init net (a livestyle network's output as the start)")
     return cfg
 
 
@@ -847,7 +861,7 @@ def _cmd_gatys(args) -> int:
         styled = optimize(content, styles, cfg, weights=args.style_weights and list(args.style_weights), progress=bar)
     finally:
         bar.close()
-    atomic_write_bytes(args.output, encode_image(tensor_to_frame(styled), ext))
+    atomic_write_bytes(args.output, encode_image(tensor_to_frame(styled), ext), overwrite=args.overwrite)
     _info(f"wrote {args.output} ({w}x{h}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -903,8 +917,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reference-modes", default="eager", help="modes for the reference network (default eager)")
     s.add_argument("--repeats", type=_positive_int, default=5, help="timed repeats per row (median reported)")
     s.add_argument("--runs", type=_positive_int, default=1, help="repeat the whole table (medians across runs)")
-    s.add_argument("--clip", metavar="VIDEO", help="also time decode+stylize+encode of this clip end to end")
+    s.add_argument("--clip", metavar="VIDEO", help="clip for the end-to-end timing (decode, stylize, temporal "
+                   "coherence, encode; default samples/demo.mp4)")
+    s.add_argument("--no-e2e", action="store_true", help="skip the end-to-end timing")
     s.add_argument("--e2e-max-side", type=_positive_int, default=640, help="resize the clip for end to end")
+    s.add_argument("--temporal", type=_unit_float, default=0.6, help="temporal coherence weight end to end")
     s.add_argument("--device", default="cpu")
     s.add_argument("--threads", type=_positive_int)
     s.add_argument("--json", action="store_true", help="print one JSON object")
@@ -918,7 +935,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--crf", type=int, default=18, help="quality for x264/x265/VP9/AV1: lower is better, bigger "
                    "(default 18, visually lossless)")
     s.add_argument("--codec", default="libx264", help="video encoder (default libx264; e.g. libx265, libvpx-vp9)")
-    s.add_argument("--batch-size", type=_positive_int, default=4, help="frames per network call (default 4)")
+    s.add_argument("--preset", default="veryfast", help="x264/x265 speed preset: ultrafast ... veryslow "
+                   "(default veryfast; slower presets give smaller files at the same --crf)")
+    s.add_argument("--batch-size", type=_positive_int, help="frames per network call (default 1 on a CPU, "
+                   "4 on CUDA)")
     s.add_argument("--temporal", type=_unit_float, default=0.6, help="temporal coherence: weight of the previous "
                    "stylized frame warped along optical flow, 0..1 (0 = off, per-frame; default 0.6)")
     s.add_argument("--schedule", metavar="T:MIX,...", help="morph between styles along the clip, e.g. "

@@ -31,7 +31,8 @@ class StylizeConfig:
     """How frames are stylized at run time (image, video, webcam)."""
 
     device: str = "auto"  # "auto": CUDA when available, else CPU; or any torch device string
-    batch_size: int = 4  # frames per network call for files (webcam always uses 1)
+    batch_size: int = 1  # frames per network call (CLI: 1 on a CPU, where larger batches are slower per
+    #   frame at 640x360; 4 on CUDA); the webcam always uses 1
     strength: float = 1.0  # 0 = input unchanged, 1 = full style; pixel blend of input and output
     preserve_color: bool = False  # stylize luminance only, keep the input's chroma (Gatys et al. 2016)
     max_side_px: int | None = None  # resize so the longest side is at most this (None: keep)
@@ -48,6 +49,8 @@ class VideoConfig:
 
     codec: str = "libx264"  # any PyAV video encoder; H.264 in MP4 by default
     crf: int = 18  # constant rate factor for x264/x265 (lower is better quality, bigger file)
+    preset: str = "veryfast"  # x264/x265 speed preset: at the same crf, slower presets make smaller files,
+    #   not better pictures; veryfast keeps the encoder a small share of a real-time pipeline
     pix_fmt: str = "yuv420p"  # plays everywhere; needs even width and height
     overwrite: bool = False  # refuse an existing output unless True
 
@@ -139,10 +142,12 @@ class GatysConfig:
 
     max_side_px: int = 512  # output's longest side (the content is shrunk to it, never enlarged)
     scales: tuple[float, ...] = (0.25, 0.5, 1.0)  # coarse to fine, fractions of the output size; each stage
-    #   starts from the previous one upsampled. Coarse iterations are 4x / 16x cheaper and settle the
-    #   large-scale structure, so the full-size stage needs far fewer (see tools/bench_gatys.py)
+    #   starts from the previous one upsampled. Coarse iterations cost 1/16 and 1/4 as much and settle the
+    #   large-scale structure, so the full-size stage needs fewer. Measured at 512 px (tools/bench_gatys.py,
+    #   time to the reference's loss after 100 iterations): 28.5 s with 50 coarse iterations per scale,
+    #   52 s with 150, 30 s with scales 0.5,1; single scale 41 s
     iterations: int = 100  # optimiser iterations at the full size (one loss + gradient evaluation each)
-    coarse_iterations: int = 150  # iterations at each coarser scale
+    coarse_iterations: int = 50  # iterations at each coarser scale
     optimizer: str = "lbfgs"  # "lbfgs" (torch.optim.LBFGS, Gatys et al.) | "adam"
     lr: float | None = None  # None: 1.0 for L-BFGS (its step scale), 0.02 for Adam (pixels in [0, 1])
     init: str = "content"  # "content" | "noise" (seeded uniform) | "net" (a livestyle model's output)
@@ -162,14 +167,17 @@ class GatysConfig:
     vgg_convention: str | None = None  # "caffe" | "torchvision"; None: from the file name
     bf16: bool | None = None  # bf16 autocast for VGG; None: on where the CPU has AVX512-BF16/AMX, or CUDA
     channels_last: bool = True  # NHWC for VGG (oneDNN's fast layout, with bf16 especially)
-    compile: bool = False  # torch.compile the VGG prefix (see tools/bench_gatys.py for whether it pays)
+    compile: bool = False  # torch.compile the VGG prefix: measured slower here (0.91 vs 0.78 s per 512 px
+    #   iteration, plus 26 s to compile; tools/bench_gatys.py per-iteration)
     device: str = "auto"
     threads: int | None = None  # torch CPU threads (None: torch's default)
     seed: int = 0  # noise init
     save_every: int = 0  # iterations between intermediate images (progress "snapshot" events; 0: none)
     # ---- video (gatys_video) ----
-    temporal_weight: float = 2e4  # x mean over pixels of mask x (output - warped previous output)**2
-    #   (Ruder et al. eq. 7); 0: frames independent (still initialised from the warped previous output)
+    temporal_weight: float = 6.5e7  # x mean over pixels of mask x (output - warped previous output)**2
+    #   (Ruder et al. eq. 7, pixels in [0, 1]); their 1e3 on 0..255 pixels with the same content/style
+    #   weights and VGG scale is 1e3 x 255**2 = 6.5e7 here. 0: frames independent (each still starts from
+    #   the warped previous output)
     temporal_frames: tuple[int, ...] = (1,)  # which earlier frames the temporal loss looks back to:
     #   (1,) short-term; e.g. (1, 2, 4) long-term (Ruder et al. sec. 3.2: each pixel is tied to the
     #   nearest of those frames where it was visible)

@@ -129,7 +129,8 @@ class VideoFileSink:
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, *, rate: Fraction,
                  time_base: Fraction, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p",
-                 audio_from: str | None = None, format: str | None = None, low_latency: bool = False):
+                 audio_from: str | None = None, format: str | None = None, low_latency: bool = False,
+                 preset: str | None = None):
         self.path = str(path)
         codec = check_encoder(codec).name  # canonical name: "h264" -> "libx264"
         need_w, need_h = even_required(pix_fmt)
@@ -158,6 +159,8 @@ class VideoFileSink:
                 options.update({"crf": str(crf), **({"b": "0"} if "vpx" in codec else {})})
             elif crf is not None:
                 log.info("%s takes no crf; using its default rate control", codec)
+            if preset and codec in ("libx264", "libx264rgb", "libx265"):
+                options["preset"] = preset
             if low_latency:
                 self._video.codec_context.gop_size = max(1, round(2 * rate))
                 if codec in ("libx264", "libx264rgb"):

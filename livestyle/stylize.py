@@ -134,5 +134,13 @@ class Stylizer:
     def __call__(self, frames: list[np.ndarray], mix: torch.Tensor) -> list[np.ndarray]:
         if not frames:
             return []
+        n = len(frames)
+        full = self.cfg.batch_size
+        if self.cfg.compile != "off" and 1 < n < full:
+            # the last batch of a clip is shorter: pad it to the compiled batch size (repeating the last
+            # frame) rather than compiling the network again for one batch
+            frames = frames + [frames[-1]] * (full - n)
+            if mix.dim() == 2:
+                mix = torch.cat([mix, mix[-1:].expand(full - n, -1)])
         x = frames_to_tensor(frames, self.device)  # (N, 3, H, W)
-        return tensor_to_frames(self.stylize_tensor(x, mix))
+        return tensor_to_frames(self.stylize_tensor(x, mix))[:n]

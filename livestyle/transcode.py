@@ -109,6 +109,7 @@ def stylize_video(in_path: str | os.PathLike, out_path: str | os.PathLike, proce
             try:
                 sink = VideoFileSink(tmp, w, h, rate=source.rate, time_base=time_base, codec=video_cfg.codec,
                                      crf=video_cfg.crf, pix_fmt=video_cfg.pix_fmt, audio_from=in_path,
+                                     preset=video_cfg.preset,
                                      format=_format_for(out_path))
             except ValueError as e:
                 raise ValueError(str(e).replace(tmp, out_path)) from None  # name the file the user asked for

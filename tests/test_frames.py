@@ -49,3 +49,17 @@ def test_preserve_color_keeps_the_input_chroma(tiny_net):
     # equal up to rounding and the clamp at the RGB gamut edges
     assert (cc_in - cc_out).abs().median() < 0.01
     assert transfer_luminance(frame_to_tensor(frame), frame_to_tensor(frame)).sub(frame_to_tensor(frame)).abs().max() < 1e-5
+
+
+def test_a_short_last_batch_is_padded_to_the_compiled_size_and_trimmed(tiny_net, monkeypatch):
+    cfg = StylizeConfig(device="cpu", batch_size=4, compile="on", precision="fp32")
+    st = Stylizer(tiny_net, cfg)
+    seen = []
+    monkeypatch.setattr(st, "_runner", lambda x, mix: (seen.append(tuple(x.shape)), st.run_net)[1])
+    frames = [np.full((8, 8, 3), v, np.uint8) for v in (10, 200)]
+    mixes = torch.tensor([[1.0, 0, 0], [0, 0, 1.0]])
+    out = st(frames, mixes)
+    assert seen == [(4, 3, 8, 8)] and len(out) == 2
+    alone = [Stylizer(tiny_net, StylizeConfig(device="cpu", compile="off", precision="fp32"))([f], m)[0]
+             for f, m in zip(frames, mixes)]
+    assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(out, alone))

@@ -39,8 +39,11 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def vgg() -> VGGFeatures:
+    """Random weights, torchvision's input convention: unit-scale inputs keep this random network's
+    loss well conditioned (with the Caffe 0..255 scale, L-BFGS's first steps overshoot on it and the
+    loss rises for 3 iterations before it falls; the real Caffe VGG has no such trouble)."""
     torch.manual_seed(0)
-    return VGGFeatures(("relu1_1", "relu2_1", "relu2_2", "relu3_1"), random_weights=True)
+    return VGGFeatures(("relu1_1", "relu2_1", "relu2_2", "relu3_1"), random_weights=True, convention="torchvision")
 
 
 def _cfg(**kw) -> GatysConfig:
@@ -67,7 +70,7 @@ def test_the_loss_falls_over_five_iterations_at_32px(vgg):
     assert out.shape == (1, 3, 32, 32) and out.dtype == torch.float32
     assert 0.0 <= out.min() and out.max() <= 1.0
     assert len(losses) == 5 and all(np.isfinite(losses))
-    assert losses[-1] < losses[0]
+    assert losses[-1] < 0.5 * losses[0]
 
 
 def test_adam_and_noise_init_also_lower_the_loss(vgg):
@@ -86,6 +89,14 @@ def test_multi_scale_returns_the_requested_size_after_a_stage_per_scale(vgg):
                    progress=progress)
     assert out.shape == (1, 3, 40, 72)
     assert stages == [(20, 36), (40, 72)]  # 1/4 would be 10x18: under 16 px, skipped
+
+
+def test_the_channels_last_gram_equals_the_training_gram():
+    from livestyle.gatys import gram
+    from livestyle.losses import gram_matrix
+    f = torch.rand(1, 8, 6, 5)
+    assert torch.allclose(gram(f.contiguous(memory_format=torch.channels_last)), gram_matrix(f), atol=1e-6)
+    assert torch.equal(gram(f), gram_matrix(f))
 
 
 def test_blended_styles_need_one_weight_each(vgg):
@@ -164,6 +175,20 @@ def test_the_temporal_loss_lowers_the_warping_error_on_a_moving_pattern(vgg, tmp
     assert errors[1e6] < 0.5 * errors[0.0]
 
 
+def test_long_term_terms_tie_each_pixel_to_the_nearest_earlier_frame_where_it_was_visible(vgg, tmp_path):
+    from livestyle.gatys import GatysOptimizer, _GatysFrames
+    frames_in, _ = read_frames(_moving_clip(tmp_path / "moving.mp4", n=3, step_px=3))
+    opt = GatysOptimizer([frame_to_tensor(_stripes())], _video_cfg(temporal_frames=(1, 2)), vgg=vgg)
+    frames = _GatysFrames(opt, tmp_path, None)
+    frames(frames_in[:2], [0.0, 0.1])
+    init, terms = frames._temporal_targets(frames_in[2])
+    assert len(terms) == 2 and init.shape == (1, 3, 32, 48)
+    (_, near), (_, far) = terms
+    assert near.shape == far.shape == (1, 1, 32, 48)
+    assert torch.all(near * far == 0)  # no pixel tied to both
+    assert near.mean() > 0.5  # the pattern slides right: most pixels were visible one frame ago
+
+
 def test_a_killed_video_run_resumes_at_the_next_frame_and_ends_like_an_uninterrupted_one(vgg, tmp_path):
     clip = _moving_clip(tmp_path / "moving.mp4")
     style = [frame_to_tensor(_stripes())]
@@ -218,6 +243,15 @@ def test_gatys_cli_writes_the_image_and_intermediate_ones(images, random_vgg_pat
     assert "wrote" in capsys.readouterr().err
 
 
+def test_gatys_cli_starts_from_a_livestyle_network_with_init_net(images, random_vgg_path, tiny_model_path, tmp_path):
+    out = tmp_path / "out.png"
+    assert cli.main(["gatys", images["content"], images["style"], str(out), "--vgg", str(random_vgg_path),
+                     "--iterations", "1", "--scales", "1", "--max-side", "32", "--bf16", "off", "--init", "net",
+                     "--weights", str(tiny_model_path), "--init-style", "ab", "--content-layer", "relu2_2",
+                     "--style-layers", "relu1_1"]) == 0
+    assert read_image(str(out)).shape == (24, 32, 3)
+
+
 @pytest.mark.parametrize("args, message", [
     (["{content}", "{tmp}/missing.jpg", "{tmp}/o.png"], "style image not found: .*missing.jpg"),
     (["{content}", "{style}", "{tmp}/o.png", "--init", "photo"], "invalid choice: 'photo'"),
@@ -225,6 +259,7 @@ def test_gatys_cli_writes_the_image_and_intermediate_ones(images, random_vgg_pat
     (["{content}", "{style}", "{tmp}/o.png", "--init", "net"], "--init net needs --weights FILE"),
     (["{content}", "{style},{style}", "{tmp}/o.png", "--style-weights", "1"], "--style-weights has 1 weights but 2"),
     (["{content}", "{style}", "{tmp}/o.xyz"], "cannot write images of type '.xyz'"),
+    (["{content}", "{style}", "{tmp}/o.png", "--init-style", "a"], "are for --init net"),
 ])
 def test_gatys_cli_bad_input_is_one_line_and_exit_2(images, tmp_path, capsys, args, message):
     argv = [a.format(tmp=tmp_path, **images) for a in args]

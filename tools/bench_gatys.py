@@ -2,6 +2,7 @@
 
     .venv/bin/python tools/bench_gatys.py converge [--side 512] [--ref-iterations 100] [--variants ref,ls]
     .venv/bin/python tools/bench_gatys.py per-iteration [--side 512] [--repeats 4]
+    .venv/bin/python tools/bench_gatys.py video --side 256 --frames 8 --iterations 100 --video-iterations 50
 
 The reference follows the PyTorch tutorial "Neural Transfer Using PyTorch" (pytorch/tutorials,
 advanced_source/neural_style_tutorial.py): an nn.Sequential copy of VGG with ReLU(inplace=False) and
@@ -29,6 +30,10 @@ the ratio. Variants:
   ls-compile  ls with torch.compile on the VGG prefix
 per-iteration: seconds per loss + gradient evaluation at full size for layouts and precisions, the
 VGG stopped at relu5_1 or run to relu5_3, and torch.compile (compile time reported separately).
+video: gatys_video on the first frames of a real clip (davis_bear), with temporal_weight 0 and the
+default, and every frame optimised on its own from the content; Lai et al.'s warping error of each
+(the metric's flow is DIS medium on the input frames, the same flow gatys_video uses, so the temporal
+loss optimises nearly what is measured; look at the frames too).
 """
 from __future__ import annotations
 
@@ -276,6 +281,15 @@ def converge(args):
         "ls-compile": livestyle_fn(content, style, dataclasses.replace(base, compile=True)),
     }
     names = args.variants.split(",")
+    for name in names:  # "ls:coarse_iterations=50:scales=0.5/1" = ls with those GatysConfig fields
+        base_name, *overrides = name.split(":")
+        if overrides:
+            kw = {}
+            for o in overrides:
+                k, v = o.split("=")
+                kw[k] = tuple(float(x) for x in v.split("/")) if "/" in v or k == "scales" else json.loads(v)
+            kw = {"scales": (1.0,) if base_name == "ls-1x" else base.scales, **kw}
+            variants[name] = livestyle_fn(content, style, dataclasses.replace(base, **kw))
     print(f"{content.shape[-1]}x{content.shape[-2]} content, style {style.shape[-1]}x{style.shape[-2]}, "
           f"{torch.get_num_threads()} threads; variants {names}", flush=True)
     t0 = time.perf_counter()
@@ -290,17 +304,23 @@ def converge(args):
     target = None
     if ref:
         target = score(ref.snaps[-1][2])
-        result["reference"] = {"seconds": ref.seconds, "final_loss": target}
-        print(f"reference: {args.ref_iterations} iterations in {ref.seconds:.1f} s, loss {target:.5g}")
+        result["reference"] = {"seconds": ref.seconds, "final_loss": target, "iterations": ref.snaps[-1][1]}
+        print(f"reference: {ref.snaps[-1][1]} iterations in {ref.seconds:.1f} s, loss {target:.5g}")
+    elif args.target:
+        target = args.target
+        print(f"target loss {target:.5g} (given; no reference in this run, so no time ratios)")
     for w in workers:
         curve = [(round(s, 2), it, score(img)) for s, it, img in w.snaps[::args.curve_every]]
         row = {"seconds_total": w.seconds, "curve": curve}
         if target is not None and w is not ref:
             hit = first_reaching(w.snaps, score, target)
             if hit:
-                row.update(seconds_to_ref_loss=hit[0], iteration=hit[1], loss=hit[2], ratio=hit[0] / ref.seconds)
-                print(f"{w.name_:<11} reaches {hit[2]:.5g} at full-size iteration {hit[1]} after {hit[0]:.1f} s: "
-                      f"{hit[0] / ref.seconds:.2f} x the reference's time")
+                row.update(seconds_to_ref_loss=hit[0], iteration=hit[1], loss=hit[2])
+                ratio = ""
+                if ref:
+                    row["ratio"] = hit[0] / ref.seconds
+                    ratio = f": {hit[0] / ref.seconds:.2f} x the reference's time"
+                print(f"{w.name_:<11} reaches {hit[2]:.5g} at full-size iteration {hit[1]} after {hit[0]:.1f} s{ratio}")
             else:
                 best = min(score(s[2]) for s in w.snaps[-3:])
                 print(f"{w.name_:<11} does not reach it (final {best:.5g} after {w.seconds:.1f} s)")
@@ -313,14 +333,22 @@ def converge(args):
 def per_iteration(args):
     content, style = load_inputs(args)
     base = GatysConfig(vgg=str(VGG_PATH), device="cpu", scales=(1.0,))
+    import livestyle.gatys as gatys
+    from livestyle.losses import gram_matrix
     rows = [("fp32 NCHW", dict(bf16=False, channels_last=False), False),
             ("fp32 channels_last", dict(bf16=False, channels_last=True), False),
             ("bf16 NCHW", dict(bf16=True, channels_last=False), False),
+            ("bf16 channels_last, losses.gram_matrix", dict(bf16=True, channels_last=True), False),
             ("bf16 channels_last", dict(bf16=True, channels_last=True), False),
             ("bf16 channels_last, VGG to relu5_3", dict(bf16=True, channels_last=True), True),
             ("bf16 channels_last + compile", dict(bf16=True, channels_last=True, compile=True), False)]
+    own_gram = gatys.gram
+
+    def use_gram(name):  # the training's Gram (NCHW reshape) for that one row, ours for the others
+        gatys.gram = gram_matrix if "losses.gram_matrix" in name else own_gram
     opts = []
     for name, kw, full in rows:
+        use_gram(name)
         cfg = dataclasses.replace(base, **kw)
         layers = tuple(dict.fromkeys([*cfg.style_layers, cfg.content_layer] + (["relu5_3"] if full else [])))
         opt = GatysOptimizer([style], cfg, vgg=load_vgg(layers, path=str(VGG_PATH)))
@@ -331,6 +359,7 @@ def per_iteration(args):
     times = {name: [] for name, _, _ in opts}
     for _ in range(args.repeats):  # interleaved, so that other load falls on all alike
         for name, opt, _ in opts:
+            use_gram(name)
             t0 = time.perf_counter()
             opt.run(content, iterations=args.iterations)
             times[name].append((time.perf_counter() - t0) / args.iterations)
@@ -342,24 +371,92 @@ def per_iteration(args):
         print(f"  {name:<38} {med:6.3f} s  ({ref / med:4.1f}x; first call {first:.1f} s)")
 
 
+def video(args):
+    """gatys_video on the first --frames frames of a real clip, with and without the temporal loss:
+    Lai et al.'s warping error of each (livestyle.metrics, DIS medium flow on the input frames)."""
+    import av
+
+    from livestyle.config import VideoConfig
+    from livestyle.gatys import gatys_video, work_dir_for
+    from livestyle.metrics import read_frames, warping_error
+
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clip = out_dir / f"{Path(args.clip).stem}_{args.frames}f_{args.side}px.mp4"
+    with av.open(args.clip) as src, av.open(str(clip), "w") as dst:  # the first frames, shrunk, near-lossless
+        vs = None
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == args.frames:
+                break
+            rgb = frame.to_ndarray(format="rgb24")
+            w, h = fit_size(rgb.shape[1], rgb.shape[0], max_side_px=args.side, even=True)
+            if vs is None:
+                vs = dst.add_stream("libx264", rate=src.streams.video[0].average_rate, options={"crf": "4"})
+                vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+            vf = av.VideoFrame.from_ndarray(resize_frame(rgb, w, h), format="rgb24")
+            vf.pts = i
+            dst.mux(vs.encode(vf))
+        dst.mux(vs.encode(None))
+    frames_in, _ = read_frames(clip)
+    print(f"{clip}: {len(frames_in)} frames {frames_in[0].shape[1]}x{frames_in[0].shape[0]}; input's own warping "
+          f"error {warping_error(frames_in, frames_in):.5f}", flush=True)
+    style = frame_to_tensor(read_image(args.style))
+    base = GatysConfig(vgg=str(VGG_PATH), device="cpu", max_side_px=args.side, iterations=args.iterations,
+                       video_iterations=args.video_iterations)
+    results = {}
+    if "independent" in args.video_modes.split(","):  # no Ruder at all: every frame from the content, all scales
+        from livestyle.frames import tensor_to_frame
+        opt = GatysOptimizer([style], base)
+        t0 = time.perf_counter()
+        frames_out = [tensor_to_frame(opt.run(frame_to_tensor(f))) for f in frames_in]
+        err = warping_error(frames_in, frames_out)
+        print(f"independent frames: warping error {err:.5f}; {(time.perf_counter() - t0) / len(frames_in):.1f} s/frame",
+              flush=True)
+    weights = {"0": 0.0, "default": base.temporal_weight}
+    for weight in (weights[m] for m in args.video_modes.split(",") if m in weights):
+        cfg = dataclasses.replace(base, temporal_weight=weight)
+        out = out_dir / f"gatys_temporal{weight:g}.mp4"
+        times = []
+        t0 = time.perf_counter()
+        gatys_video(clip, out, [style], cfg, video_cfg=VideoConfig(overwrite=True), resume=False, keep_frames=True,
+                    progress=lambda e: e["event"] == "frame" and times.append(e["seconds"]))
+        frames_out = [read_image(str(p)) for p in sorted(work_dir_for(out).glob("*.png"))]
+        err = warping_error(frames_in, frames_out)
+        results[weight] = err
+        print(f"temporal_weight {weight:g}: warping error {err:.5f}; {time.perf_counter() - t0:.0f} s, frame 0 "
+              f"{times[0]:.0f} s, then {np.mean(times[1:]):.1f} s/frame; {out}", flush=True)
+    if len(results) == 2:
+        w0, w1 = results.values()
+        print(f"warping error with the temporal loss: {w1 / w0:.2f} x without")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=("converge", "per-iteration"))
+    p.add_argument("mode", choices=("converge", "per-iteration", "video"))
     p.add_argument("--content", default="coffee", help="photo path, or 'coffee' (skimage.data.coffee(), CC0)")
     p.add_argument("--style", default=str(SHARED / "styles" / "vangogh_starry_night.jpg"))
     p.add_argument("--side", type=int, default=512)
     p.add_argument("--ref-iterations", type=int, default=100)
-    p.add_argument("--variants", default="ref,ls")
+    p.add_argument("--variants", default="ref,ls", help="comma list of ref, ls, ls-1x, ls-fp32, ls-compile; "
+                   "NAME:field=value:... overrides GatysConfig fields (tuples with /: scales=0.5/1)")
+    p.add_argument("--target", type=float, help="converge without ref: time to reach this loss")
     p.add_argument("--chunk", type=int, default=5, help="iterations per turn when interleaving")
     p.add_argument("--curve-every", type=int, default=10)
-    p.add_argument("--iterations", type=int, default=2, help="per-iteration: iterations per timed run")
+    p.add_argument("--iterations", type=int, default=2, help="per-iteration: iterations per timed run; video: "
+                   "iterations at full size for frame 0")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int)
+    p.add_argument("--clip", default=str(SHARED / "video" / "davis_bear.mp4"), help="video: the real clip")
+    p.add_argument("--frames", type=int, default=8, help="video: frames to use")
+    p.add_argument("--video-iterations", type=int, default=50, help="video: iterations per later frame")
+    p.add_argument("--out-dir", default="runs/gatys/video", help="video: where clips and frames go")
+    p.add_argument("--video-modes", default="independent,0,default", help="video: independent (every frame "
+                   "from the content, no flow), 0 (warped init, no temporal loss), default (temporal_weight)")
     p.add_argument("--json", help="write the numbers to this file")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    {"converge": converge, "per-iteration": per_iteration}[args.mode](args)
+    {"converge": converge, "per-iteration": per_iteration, "video": video}[args.mode](args)
 
 
 if __name__ == "__main__":
