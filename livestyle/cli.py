@@ -363,8 +363,42 @@ def _cmd_image(args) -> int:
 
 # ---- video ------------------------------------------------------------------------------------
 
+def _cmd_video_gatys(args) -> int:
+    """`video --method gatys`: Gatys optimisation per frame with Ruder et al.'s temporal loss (slow)."""
+    from .config import VideoConfig
+    from .gatys import check_config, gatys_video
+    from .transcode import VideoInterrupted
+
+    _check_output(args.input, args.output, args.overwrite)
+    if args.schedule or args.mix or args.strength != 1.0:
+        raise ValueError("--method gatys takes no --schedule, --mix or --strength; blend styles with --style-weights")
+    if not args.styles:
+        raise ValueError("--method gatys needs --styles STYLE_IMAGE[,STYLE_IMAGE...] (image files, not style names)")
+    if args.preset not in X264_PRESETS:
+        raise ValueError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {args.preset!r}")
+    cfg = _gatys_config(args)
+    check_config(cfg)
+    styles = _read_styles(args.styles, args.style_weights)
+    bar = _GatysBar(snapshot_to=os.path.splitext(args.output)[0] + ".png" if cfg.save_every else None)
+    vcfg = VideoConfig(codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite)
+    try:
+        s = gatys_video(args.input, args.output, styles, cfg,
+                        weights=list(args.style_weights) if args.style_weights else None, size=args.size,
+                        video_cfg=vcfg, resume=not args.no_resume, keep_frames=args.keep_frames, progress=bar)
+    except VideoInterrupted as e:
+        bar.close()
+        _info(f"livestyle: {e}; run the same command again to continue from the finished frames")
+        return EXIT_INTERRUPTED
+    finally:
+        bar.close()
+    _info(f"wrote {args.output} ({s.width}x{s.height}, {s.frames} frames) in {s.seconds:.1f} s")
+    return 0
+
+
 def _cmd_video(args) -> int:
     from .config import VideoConfig
+    if args.method == "gatys":
+        return _cmd_video_gatys(args)
     from .stylize import Stylizer
     from .transcode import VideoInterrupted, stylize_video
 
@@ -941,8 +975,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "4 on CUDA)")
     s.add_argument("--temporal", type=_unit_float, default=0.6, help="temporal coherence: weight of the previous "
                    "stylized frame warped along optical flow, 0..1 (0 = off, per-frame; default 0.6)")
+    s.add_argument("--method", choices=("network", "gatys"), default="network", help="network: the feed-forward "
+                   "network (fast, default); gatys: optimise every frame against VGG losses with a temporal loss "
+                   "(Ruder et al. 2016; minutes per frame, --styles then names style images)")
     s.add_argument("--schedule", metavar="T:MIX,...", help="morph between styles along the clip, e.g. "
                    "0:monet,10s:vangogh (TIME in seconds; MIX a style, preset or a:0.7+b:0.3)")
+    gatys_group = s.add_argument_group("--method gatys")
+    _add_gatys_options(gatys_group, video=True)
     s.set_defaults(func=_cmd_video)
     # <<< video
     # >>> train / eval (owned by the training work)

@@ -77,7 +77,10 @@ def read_image(path: str) -> np.ndarray:
 def encode_image(frame: np.ndarray, ext: str) -> bytes:
     """Encode an RGB frame to image bytes for a file extension such as '.png' or '.jpg'."""
     check_frame(frame)
-    ok, buf = cv2.imencode(ext, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    try:
+        ok, buf = cv2.imencode(ext, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    except cv2.error:  # OpenCV 5 raises for an extension it has no encoder for
+        ok = False
     if not ok:
         raise ValueError(f"cannot write images of type {ext!r}; use .png, .jpg, .webp, .bmp or .tif")
     return buf.tobytes()

@@ -142,7 +142,8 @@ class VGGFeatures(nn.Module):
         for name, module in zip(self.names[:last + 1], self.features):
             h = module(h)
             if name in wanted:
-                out[name] = h
+                # the ReLU after a conv runs in place: keep a copy of a requested pre-activation
+                out[name] = h.clone() if name.startswith("conv") else h
         return self.outputs_type(layers)(**out)
 
 

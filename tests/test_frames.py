@@ -63,3 +63,9 @@ def test_a_short_last_batch_is_padded_to_the_compiled_size_and_trimmed(tiny_net,
     alone = [Stylizer(tiny_net, StylizeConfig(device="cpu", compile="off", precision="fp32"))([f], m)[0]
              for f, m in zip(frames, mixes)]
     assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(out, alone))
+
+
+def test_an_unknown_image_extension_is_a_clear_error():
+    from livestyle.frames import encode_image
+    with pytest.raises(ValueError, match="cannot write images of type '.xyz'"):
+        encode_image(np.zeros((4, 4, 3), np.uint8), ".xyz")

@@ -118,3 +118,13 @@ def test_real_caffe_vgg16_from_shared_data_loads_and_responds_to_an_image():
     assert (vgg.source.arch, vgg.source.convention) == ("vgg16", "caffe")
     feats = vgg(torch.rand(1, 3, 32, 32))
     assert torch.isfinite(feats.relu3_3).all() and feats.relu3_3.abs().sum() > 0
+
+
+def test_a_requested_conv_layer_is_the_pre_activation_not_overwritten_by_the_inplace_relu():
+    import torch
+    from livestyle.vgg import VGGFeatures
+    torch.manual_seed(0)
+    vgg = VGGFeatures(("conv1_2", "relu1_2"), random_weights=True)
+    feats = vgg(torch.rand(1, 3, 16, 16))
+    assert (feats.conv1_2 < 0).any()
+    assert torch.equal(feats.relu1_2, feats.conv1_2.clamp(min=0))

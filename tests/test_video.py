@@ -411,3 +411,22 @@ def test_virtual_camera_without_pyvirtualcam_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # as if it were not installed
     with pytest.raises(RuntimeError, match=r"pip install 'livestyle\[virtualcam\]'"):
         VirtualCamSink(W, H, fps=30)
+
+
+def test_method_gatys_writes_a_video_with_the_frames_and_audio(tmp_path, random_vgg_path, capsys):
+    from livestyle.frames import encode_image
+    clip = tmp_path / "tiny.mp4"
+    write_clip(clip, n=3, size=(32, 24))
+    style = tmp_path / "style.png"
+    style.write_bytes(encode_image(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8), ".png"))
+    out = tmp_path / "g.mp4"
+    rc = cli.main(["video", str(clip), str(out), "--method", "gatys", "--styles", str(style), "--vgg",
+                   str(random_vgg_path), "--iterations", "2", "--coarse-iterations", "0", "--scales", "1",
+                   "--threads", "1"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    with av.open(str(out)) as c:
+        assert c.streams.audio and sum(1 for _ in c.decode(video=0)) == 3
+    assert not (tmp_path / "g.gatys-frames").exists()  # the per-frame resume folder is removed when done
+    rc = cli.main(["video", str(clip), str(tmp_path / "h.mp4"), "--method", "gatys", "--styles", "monet"])
+    assert rc == 2 and "livestyle: error:" in capsys.readouterr().err
