@@ -1,0 +1,93 @@
+"""Pictures for the README, made with the shipped model: a contact sheet of every style on three
+photos that scikit-image ships (astronaut: NASA, public domain; chelsea and coffee: CC0), and an
+animated GIF of the demo clip morphing from one style to another.
+
+    pip install -e '.[tools]' && python tools/make_samples.py
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from livestyle.config import StylizeConfig
+from livestyle.frames import fit_size, resize_frame
+from livestyle.stylize import Stylizer
+from livestyle.weights import default_model_path, load_stylenet, parse_mix
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def label(img: np.ndarray, text: str) -> np.ndarray:
+    bar = np.full((22, img.shape[1], 3), 255, np.uint8)
+    cv2.putText(bar, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([bar, img], axis=0)
+
+
+def contact_sheet(model, out: Path, side: int = 240) -> None:
+    import skimage.data as data
+    photos = {"astronaut": data.astronaut(), "chelsea": data.chelsea(), "coffee": data.coffee()}
+    stylizer = Stylizer(model.net, StylizeConfig(device="cpu", compile="off"))
+    columns = [(s, s) for s in model.style_names]
+    if {"monet", "vangogh"} <= set(model.presets):
+        columns.append(("monet 50% + vangogh 50%", "monet:0.5,vangogh:0.5"))
+    rows = []
+    for name, photo in photos.items():
+        w, h = fit_size(photo.shape[1], photo.shape[0], max_side_px=side)
+        photo = resize_frame(photo, w, h)
+        pad = lambda im: cv2.copyMakeBorder(im, 0, 0, 0, side - im.shape[1],  # noqa: E731
+                                            cv2.BORDER_CONSTANT, value=(255, 255, 255))
+        cells = [label(pad(photo), name)]
+        for title, spec in columns:
+            cells.append(label(pad(stylizer([photo], parse_mix(spec, model))[0]), title[:34]))
+        rows.append(np.concatenate(cells, axis=1))
+    sheet = np.concatenate(rows, axis=0)
+    cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+def demo_gif(weights: Path, out: Path, *, seconds: float = 6.0, fps: int = 8, width: int = 240) -> None:
+    """`livestyle video` on the demo clip with a style schedule, then a small GIF of it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        styled = Path(tmp) / "styled.mp4"
+        subprocess.run([sys.executable, "-m", "livestyle", "video", str(ROOT / "samples" / "demo.mp4"), str(styled),
+                        "--weights", str(weights), "--schedule", "0:monet,1s:monet,5s:vangogh", "--max-side", "640"],
+                       check=True)
+        with av.open(str(styled)) as inp, av.open(str(out), "w", format="gif") as gif:
+            vs = inp.streams.video[0]
+            height = round(vs.height * width / vs.width) // 2 * 2
+            st = gif.add_stream("gif", rate=fps)
+            st.width, st.height, st.pix_fmt = width, height, "rgb8"
+            step = max(1, round(float(vs.average_rate) / fps))
+            for i, frame in enumerate(inp.decode(vs)):
+                if frame.time is not None and frame.time > seconds:
+                    break
+                if i % step == 0:
+                    rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (width, height), interpolation=cv2.INTER_AREA)
+                    for p in st.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                        gif.mux(p)
+            for p in st.encode():
+                gif.mux(p)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default=None)
+    args = p.parse_args(argv)
+    weights = Path(args.weights) if args.weights else default_model_path()
+    model = load_stylenet(weights)
+    torch.set_grad_enabled(False)
+    contact_sheet(model, ROOT / "samples" / "styles_sheet.jpg")
+    demo_gif(weights, ROOT / "samples" / "demo_monet_to_vangogh.gif")
+    print("wrote samples/styles_sheet.jpg and samples/demo_monet_to_vangogh.gif")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
