@@ -136,9 +136,14 @@ def _check_output(in_path: str, out_path: str, overwrite: bool) -> None:
         raise FileNotFoundError(f"input not found: {in_path}")
     if os.path.exists(out_path) and os.path.samefile(in_path, out_path):
         raise ValueError(f"output {out_path} is the input file; livestyle never writes over its input")
-    if os.path.exists(out_path) and not overwrite:
-        raise ValueError(f"output {out_path} exists; pass --overwrite to replace it")
-    folder = os.path.dirname(os.path.abspath(out_path))
+    _check_output_path(out_path, overwrite=overwrite)
+
+
+def _check_output_path(path: str, *, overwrite: bool) -> None:
+    """An output may replace an existing file only with --overwrite; its folder must exist and be writable."""
+    if os.path.exists(path) and not overwrite:
+        raise ValueError(f"output {path} exists; pass --overwrite to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"output folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
@@ -244,16 +249,6 @@ def _open_video_sink(path: str, width: int, height: int, *, stream: bool = False
         os.unlink(tmp)
         raise
     return TimedSink(sink, final_path=path, tmp_path=tmp)
-
-
-def _check_output_path(path: str, *, overwrite: bool) -> None:
-    if os.path.exists(path) and not overwrite:
-        raise ValueError(f"output {path} exists; choose another name or delete it")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"output folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"output folder {folder} is not writable")
 
 
 def _cmd_webcam(args) -> int:

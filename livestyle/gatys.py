@@ -12,8 +12,8 @@ What makes it fast (tools/bench_gatys.py, 512x341, one thread of a shared 2-core
 - Style Grams are computed once per style and scale (and, for video, once per clip); the content
   target once per stage; a temporal target (the warped previous output) once per frame.
 - bf16 autocast with channels_last for VGG where the CPU has AVX512-BF16/AMX (oneDNN), Grams and losses
-  in fp32, and a Gram that reads channels_last features in place (`gram`): 0.78 s per iteration against
-  2.55 s for fp32 NCHW (bf16 NCHW 1.61 s, fp32 channels_last 2.05 s, losses.gram_matrix 1.12 s).
+  in fp32, and a Gram that reads channels_last features in place (losses.gram_matrix): 0.78 s per iteration against
+  2.55 s for fp32 NCHW (bf16 NCHW 1.61 s, fp32 channels_last 2.05 s, a Gram that copies NHWC features 1.12 s).
   The loss per iteration does not suffer: at 128 px bf16 ends 1.5% above fp32 after 40 iterations;
   at 512 px fp32 L-BFGS (ours and the reference alike) overshoots around iteration 10 (loss x300) and
   is back by ~30, which bf16 did not do in four runs (53 iterations to the reference's 100-iteration
@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 from .color import rgb_to_ycbcr, transfer_luminance
 from .config import GatysConfig
-from .losses import content_loss, gram_matrix, tv_loss
+from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .vgg import VGGFeatures, load_vgg
 
 log = logging.getLogger(__name__)
@@ -109,29 +109,6 @@ def stage_sizes(height: int, width: int, scales) -> list[tuple[int, int]]:
 
 
 # ---- losses in the layout VGG runs in ------------------------------------------------------------
-
-def gram(f: torch.Tensor) -> torch.Tensor:
-    """losses.gram_matrix, without the copy it makes of channels_last features: (N, C, H, W) -> (N, C, C)
-    divided by C*H*W, in float32. For NHWC memory, (N, HW, C) is a view, and the gradient comes back in
-    the features' own layout; losses.gram_matrix's (N, C, HW) reshape copies them and its gradient
-    then meets the conv's NHWC one in a slow mixed-layout add. Measured at 512x341 on this CPU: 1.58 s
-    instead of 1.94 s per bf16 iteration. (Worth moving into losses.gram_matrix.)"""
-    if not f.is_contiguous(memory_format=torch.channels_last) or f.shape[1] == 1:
-        return gram_matrix(f)
-    n, c, h, w = f.shape
-    with torch.autocast(f.device.type, enabled=False):
-        x = f.permute(0, 2, 3, 1).reshape(n, h * w, c).float()  # (N, HW, C), a view before .float()
-        return torch.bmm(x.transpose(1, 2), x) / (c * h * w)  # (N, C, C)
-
-
-def style_loss(feats, target_grams: dict[str, torch.Tensor], layer_weights: dict[str, float]) -> torch.Tensor:
-    """losses.style_loss with `gram` above: sum over layers of weight x MSE(Gram, target Gram)."""
-    total = 0.0
-    for name, weight in layer_weights.items():
-        g = gram(getattr(feats, name))  # (N, C, C)
-        total = total + weight * F.mse_loss(g, target_grams[name].expand_as(g))
-    return total
-
 
 # ---- colour -------------------------------------------------------------------------------------
 
@@ -250,7 +227,7 @@ class GatysOptimizer:
                         s = match_histogram(s, self.color_reference)
                     feats = self.features(s, layers)
                     for name in layers:
-                        g = gram(getattr(feats, name))  # (1, C, C) fp32
+                        g = gram_matrix(getattr(feats, name))  # (1, C, C) fp32
                         total[name] = total.get(name, 0) + w * g
             self._grams[key] = total
             log.debug("style Grams for %dx%d (style side %d px)", width, height, side)

@@ -91,14 +91,6 @@ def test_multi_scale_returns_the_requested_size_after_a_stage_per_scale(vgg):
     assert stages == [(20, 36), (40, 72)]  # 1/4 would be 10x18: under 16 px, skipped
 
 
-def test_the_channels_last_gram_equals_the_training_gram():
-    from livestyle.gatys import gram
-    from livestyle.losses import gram_matrix
-    f = torch.rand(1, 8, 6, 5)
-    assert torch.allclose(gram(f.contiguous(memory_format=torch.channels_last)), gram_matrix(f), atol=1e-6)
-    assert torch.equal(gram(f), gram_matrix(f))
-
-
 def test_blended_styles_need_one_weight_each(vgg):
     with pytest.raises(ValueError, match="expected 2 style weights"):
         GatysOptimizer([frame_to_tensor(_stripes())] * 2, _cfg(), weights=[1.0], vgg=vgg)

@@ -64,3 +64,8 @@ def test_losses_leave_their_inputs_unchanged():
     before = x.clone()
     tv_loss(x), content_loss(x, x * 0.5), gram_matrix(x)
     assert torch.equal(x, before)
+
+
+def test_the_gram_of_channels_last_features_equals_the_nchw_one():
+    f = torch.rand(2, 8, 6, 5)
+    assert torch.allclose(gram_matrix(f.contiguous(memory_format=torch.channels_last)), gram_matrix(f), atol=1e-6)

@@ -1,0 +1,80 @@
+"""Soak benchmark of the live mode (not a test): a looping file as the camera, headless, for a long
+time; reports memory (RSS) growth and fps drift per window.
+
+    python tools/soak_webcam.py --minutes 10 [--clip samples/demo.mp4] [--styles monet,vangogh]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def main(argv=None) -> int:
+    from livestyle.capture import LiveSource
+    from livestyle.config import StylizeConfig, TemporalConfig
+    from livestyle.controls import Controls, StyleMix
+    from livestyle.stylize import Stylizer
+    from livestyle.temporal import TemporalStabilizer
+    from livestyle.webcam import LiveOptions, parse_keys, run_live
+    from livestyle.weights import default_model_path, load_stylenet, style_weights
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--clip", default=os.path.join(os.path.dirname(__file__), "..", "samples", "demo.mp4"))
+    p.add_argument("--styles", default="monet,vangogh")
+    p.add_argument("--window-s", type=float, default=30.0, help="report interval")
+    p.add_argument("--json", help="write the per-window records here")
+    args = p.parse_args(argv)
+
+    model = load_stylenet(default_model_path())
+    names = args.styles.split(",")
+    stylizer = Stylizer(model.net, StylizeConfig(device="cpu", batch_size=1))
+    controls = Controls(StyleMix([style_weights(n, model) for n in names]))
+    duration = args.minutes * 60
+    # switch styles every few seconds all the time: a switch must not leak or stall
+    keys = parse_keys(",".join(f"{1 + i % len(names)}@{3 * i + 1}" for i in range(int(duration / 3))))
+    records, window = [], {"t0": time.monotonic(), "n0": 0}
+
+    def on_frame(stats):
+        now = time.monotonic()
+        if now - window["t0"] >= args.window_s:
+            lat = stats.latencies_ms[-200:]
+            records.append({"t_s": round(now - start, 1), "rss_mb": round(rss_mb(), 1),
+                            "fps": round((stats.frames - window["n0"]) / (now - window["t0"]), 2),
+                            "latency_ms_median": round(float(np.median(lat)), 1), "frames": stats.frames,
+                            "dropped": stats.dropped})
+            print(json.dumps(records[-1]), file=sys.stderr, flush=True)
+            window.update(t0=now, n0=stats.frames)
+            del stats.latencies_ms[:-1000], stats.frame_ms[:-1000], stats.mixes[:-1000]  # the soak keeps no history
+
+    start = time.monotonic()
+    with LiveSource(args.clip, loop=True) as src:
+        stats = run_live(src, lambda x, mix: stylizer.stylize_tensor(x, mix), controls,
+                         LiveOptions(window=False, duration_s=duration, style_names=names),
+                         stabilizer=TemporalStabilizer(TemporalConfig()), scripted_keys=keys, on_frame=on_frame)
+    steady = records[1:] or records
+    summary = {"minutes": args.minutes, "frames": stats.frames, "fps_mean": round(stats.fps, 2),
+               "rss_first_window_mb": steady[0]["rss_mb"], "rss_last_window_mb": steady[-1]["rss_mb"],
+               "rss_growth_mb": round(steady[-1]["rss_mb"] - steady[0]["rss_mb"], 1),
+               "fps_first_window": steady[0]["fps"], "fps_last_window": steady[-1]["fps"],
+               "fps_drift_pct": round(100 * (steady[-1]["fps"] / steady[0]["fps"] - 1), 1),
+               "latency_ms_median_last": steady[-1]["latency_ms_median"], "style_switches": len(stats.keys)}
+    print(json.dumps(summary, indent=1))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"summary": summary, "windows": records}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
