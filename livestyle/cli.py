@@ -592,7 +592,8 @@ def _cmd_eval(args) -> int:
         if not os.path.isdir(folder):
             raise ValueError(f"--sheet folder {folder} does not exist")
     scores = evaluate(model, args.photos, styles=styles, limit=args.limit, max_side_px=args.max_side,
-                      device=args.device, vgg=args.vgg, vgg_convention=args.vgg_convention, sheet=args.sheet)
+                      device=args.device, vgg=args.vgg, vgg_convention=args.vgg_convention, sheet=args.sheet,
+                      gatys_photos=args.gatys, gatys_iterations=args.gatys_iterations)
     report = scores_to_dict(scores, model=model, photos_dir=args.photos, max_side_px=args.max_side,
                             style_distance="Gram loss output/photo (1 = unchanged, lower = more stylized)",
                             content_distance="relu3_3 MSE to the photo / photo relu3_3 energy (0 = same)")
@@ -603,9 +604,12 @@ def _cmd_eval(args) -> int:
         print(json.dumps(report, indent=1))
         return 0
     print(f"{model}: {scores[0].photos} photos at <= {args.max_side} px")
-    print(f"{'style':<36} {'style dist':>10} {'content dist':>12}")
+    gatys = scores[0].gatys_photos
+    print(f"{'style':<36} {'style dist':>10} {'content dist':>12}"
+          + (f"   gatys ({gatys} photos): {'style':>6} {'content':>8}" if gatys else ""))
     for s in scores:
-        print(f"{s.name:<36} {s.style_distance:10.3f} {s.content_distance:12.3f}")
+        print(f"{s.name:<36} {s.style_distance:10.3f} {s.content_distance:12.3f}"
+              + (f"   {'':>18}{s.gatys_style_distance:6.3f} {s.gatys_content_distance:8.3f}" if gatys else ""))
     print("style dist: Gram loss of output / of the photo (lower = more stylized); "
           "content dist: relu3_3 MSE / photo energy (lower = more content kept)")
     if args.sheet:
@@ -1033,6 +1037,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--styles", metavar="NAME=PATH,...", help="style images (default: the model's training record)")
     s.add_argument("--max-side", type=_positive_int, default=256, metavar="PX", help="photo size (default 256)")
     s.add_argument("--sheet", metavar="FILE", help="write a contact sheet (rows photos, columns styles)")
+    s.add_argument("--gatys", type=int, default=0, metavar="N", help="also optimise the first N photos per style "
+                   "with Gatys et al. and score them the same way: what the losses can reach (slow)")
+    s.add_argument("--gatys-iterations", type=_positive_int, default=100, help="Gatys iterations at full size")
     s.add_argument("--json", nargs="?", const="-", metavar="FILE", help="JSON report to FILE, or to stdout instead "
                    "of the table")
     s.add_argument("--device", default="auto")

@@ -41,6 +41,11 @@ class StyleScore:
     style_distance: float  # mean output/photo Gram loss ratio; lower = more stylized
     content_distance: float  # mean normalised relu3_3 MSE to the photo; lower = more content kept
     photos: int
+    # the same measures for Gatys et al. optimisation of the first `gatys_photos` photos (what the
+    # losses can reach when each image is optimised on its own); None when not asked for
+    gatys_style_distance: float | None = None
+    gatys_content_distance: float | None = None
+    gatys_photos: int = 0
 
 
 def style_images_for(model, styles: dict[str, str] | None) -> dict[str, str]:
@@ -81,8 +86,11 @@ def _label(text: str, cell_px: int) -> np.ndarray:
 
 def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None = None, limit: int | None = None,
              max_side_px: int = 256, device: str = "auto", vgg: str | None = None, vgg_convention: str | None = None,
-             sheet: str | None = None, cell_px: int = 192) -> list[StyleScore]:
-    """Score every style of the model on the photos; optionally write a contact sheet (PNG/JPEG)."""
+             sheet: str | None = None, cell_px: int = 192, gatys_photos: int = 0,
+             gatys_iterations: int = 100) -> list[StyleScore]:
+    """Score every style of the model on the photos; optionally write a contact sheet (PNG/JPEG).
+    With `gatys_photos`, the first that many photos are also optimised per style with livestyle.gatys
+    (coarse to fine, `gatys_iterations` at full size) and scored the same way, as a reference."""
     dev = resolve_device(device)
     model = load_stylenet(model_path, device=dev)
     paths = style_images_for(model, styles)
@@ -96,6 +104,15 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
 
     style_cache: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
     sums = {n: [0.0, 0.0] for n in model.style_names}
+    gatys_sums = {n: [0.0, 0.0] for n in model.style_names}
+    gatys_used = 0
+
+    def score(y, feats_x, energy_x, grams):
+        feats_y = net_vgg(y)
+        ratio = style_loss(feats_y, grams, layer_weights) / style_loss(feats_x, grams, layer_weights).clamp_min(1e-12)
+        content = F.mse_loss(feats_y.relu3_3, feats_x.relu3_3) / energy_x.clamp_min(1e-12)
+        return ratio.item(), content.item()
+
     rows, used = [], 0
     for path in photo_paths:
         frame = decode_image(path)
@@ -116,18 +133,32 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
                     style_cache[name, side] = {k: gram_matrix(getattr(fs, k)) for k in layer_weights}
                 grams = style_cache[name, side]
                 y = model.net(x, i)
-                feats_y = net_vgg(y)
-                ratio = (style_loss(feats_y, grams, layer_weights)
-                         / style_loss(feats_x, grams, layer_weights).clamp_min(1e-12))
-                content = F.mse_loss(feats_y.relu3_3, feats_x.relu3_3) / energy_x.clamp_min(1e-12)
-                sums[name][0] += ratio.item()
-                sums[name][1] += content.item()
+                ratio, content = score(y, feats_x, energy_x, grams)
+                sums[name][0] += ratio
+                sums[name][1] += content
                 row.append(tensor_to_frame(y))
+        if gatys_used < gatys_photos:
+            from .config import GatysConfig
+            from .gatys import optimize
+            gcfg = GatysConfig(max_side_px=side, iterations=gatys_iterations, vgg=vgg, vgg_convention=vgg_convention,
+                               device=str(dev))
+            for name in model.style_names:
+                style_img = load_style_image(paths[name], max_side_px=side, device=dev)
+                y = optimize(x, [style_img], gcfg).to(dev)
+                with torch.no_grad():
+                    ratio, content = score(y, feats_x, energy_x, style_cache[name, side])
+                gatys_sums[name][0] += ratio
+                gatys_sums[name][1] += content
+            gatys_used += 1
         rows.append((os.path.basename(path), row))
         used += 1
     if not used:
         raise ValueError(f"no readable photos in {photos_dir}")
     scores = [StyleScore(n, s / used, c / used, used) for n, (s, c) in sums.items()]
+    if gatys_used:
+        for sc in scores:
+            gs, gc = gatys_sums[sc.name]
+            sc.gatys_style_distance, sc.gatys_content_distance, sc.gatys_photos = gs / gatys_used, gc / gatys_used, gatys_used
 
     if sheet:
         header = np.concatenate([_label("photo", cell_px)] + [_label(n, cell_px) for n in model.style_names], axis=1)

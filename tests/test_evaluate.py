@@ -66,3 +66,15 @@ def test_eval_cli_prints_a_table_writes_json_and_a_contact_sheet(tiny_model_path
     assert cli.main(["eval", photos["dir"], "--weights", str(tiny_model_path), "--styles", spec, "--max-side", "48",
                      "--vgg", str(random_vgg_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["styles"][2]["name"] == "c"
+
+
+def test_gatys_reference_scores_are_reported_for_the_first_photos(tiny_model_path, photos, random_vgg_path):
+    styles = {n: photos["style"] for n in ("a", "b", "c")}
+    scores = evaluate(str(tiny_model_path), photos["dir"], styles=styles, max_side_px=32, vgg=str(random_vgg_path),
+                      gatys_photos=1, gatys_iterations=3)
+    for s in scores:
+        assert s.gatys_photos == 1
+        assert s.gatys_style_distance is not None and 0 <= s.gatys_style_distance
+        assert s.gatys_content_distance is not None and 0 <= s.gatys_content_distance
+    # optimising the pixels against this style's Grams moves them towards the style: below the photo's 1.0
+    assert all(s.gatys_style_distance < 1.0 for s in scores)
