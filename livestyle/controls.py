@@ -137,6 +137,10 @@ class StyleMix:
         return " + ".join(parts)
 
 
+# keys that flip one ControlState flag
+TOGGLES = {"c": "preserve_color", "t": "temporal", "o": "overlay", "i": "side_by_side", "h": "help"}
+
+
 class Controls:
     """Keys -> StyleMix and ControlState changes. `handle_key` returns an action the frame loop must
     carry out ('snapshot', 'record', 'quit') or None."""
@@ -169,19 +173,11 @@ class Controls:
             s.strength = round(min(1.0, s.strength + 0.1), 2)
         elif key in ("-", "_"):
             s.strength = round(max(0.0, s.strength - 0.1), 2)
-        elif key == "c":
-            s.preserve_color = not s.preserve_color
-        elif key == "t":
-            s.temporal = not s.temporal
+        elif key in TOGGLES:
+            setattr(s, TOGGLES[key], not getattr(s, TOGGLES[key]))
         elif key == " ":
             s.cycle = not s.cycle
             self._last_cycle = m.clock() - m.cycle_period_s  # start moving now
-        elif key == "o":
-            s.overlay = not s.overlay
-        elif key == "i":
-            s.side_by_side = not s.side_by_side
-        elif key == "h":
-            s.help = not s.help
         elif key == "s":
             return "snapshot"
         elif key == "r":
