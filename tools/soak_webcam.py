@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     p.add_argument("--clip", default=os.path.join(os.path.dirname(__file__), "..", "samples", "demo.mp4"))
     p.add_argument("--styles", default="monet,vangogh")
     p.add_argument("--window-s", type=float, default=30.0, help="report interval")
+    p.add_argument("--warmup-s", type=float, default=60.0, help="leave the first seconds (compilation) out of "
+                   "the growth and drift numbers")
     p.add_argument("--json", help="write the per-window records here")
     args = p.parse_args(argv)
 
@@ -62,12 +64,14 @@ def main(argv=None) -> int:
         stats = run_live(src, lambda x, mix: stylizer.stylize_tensor(x, mix), controls,
                          LiveOptions(window=False, duration_s=duration, style_names=names),
                          stabilizer=TemporalStabilizer(TemporalConfig()), scripted_keys=keys, on_frame=on_frame)
-    steady = records[1:] or records
+    steady = [r for r in records if r["t_s"] > args.warmup_s] or records
     summary = {"minutes": args.minutes, "frames": stats.frames, "fps_mean": round(stats.fps, 2),
                "rss_first_window_mb": steady[0]["rss_mb"], "rss_last_window_mb": steady[-1]["rss_mb"],
                "rss_growth_mb": round(steady[-1]["rss_mb"] - steady[0]["rss_mb"], 1),
                "fps_first_window": steady[0]["fps"], "fps_last_window": steady[-1]["fps"],
                "fps_drift_pct": round(100 * (steady[-1]["fps"] / steady[0]["fps"] - 1), 1),
+               "rss_min_mb": min(r["rss_mb"] for r in steady), "rss_max_mb": max(r["rss_mb"] for r in steady),
+               "fps_min": min(r["fps"] for r in steady), "fps_max": max(r["fps"] for r in steady),
                "latency_ms_median_last": steady[-1]["latency_ms_median"], "style_switches": len(stats.keys)}
     print(json.dumps(summary, indent=1))
     if args.json:
