@@ -70,6 +70,24 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _number(kind: type, *, minimum: float, strict: bool, what: str):
+    """An argparse type: a number of `kind` that is > (strict) or >= `minimum`."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            v = None
+        if v is None or v < minimum or (strict and v == minimum):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return v
+    return parse
+
+
+_positive_float = _number(float, minimum=0.0, strict=True, what="a number > 0")
+_non_negative_float = _number(float, minimum=0.0, strict=False, what="a number >= 0")
+_non_negative_int = _number(int, minimum=0, strict=False, what="an integer >= 0")
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", metavar="FILE", help="model file (.safetensors); default: weights/livestyle.safetensors")
     p.add_argument("--styles", metavar="A[,B...]", help="styles to use (see `livestyle styles`); "
@@ -925,7 +943,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog="keys:\n" + _key_help())
     s.add_argument("--camera", default="0", help="device index, /dev/video path, video file or stream URL (default 0)")
     s.add_argument("--loop", action="store_true", help="loop a video file used as the camera")
-    s.add_argument("--fps", type=float, help="frame rate to ask the camera for (what it gives is read back)")
+    s.add_argument("--fps", type=_positive_float, help="frame rate to ask the camera for (what it gives is read back)")
     s.add_argument("--record", metavar="FILE", help="record the stylized stream from the start (r toggles)")
     s.add_argument("--stream", metavar="URL", help="send the stylized stream to rtmp://, srt:// or udp://")
     s.add_argument("--virtual-camera", action="store_true", help="send to a v4l2loopback virtual camera (pyvirtualcam)")
@@ -933,10 +951,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--side-by-side", action="store_true", help="show the camera image beside the stylized one")
     s.add_argument("--no-overlay", action="store_true", help="start without the fps/style overlay (o toggles)")
     s.add_argument("--temporal", type=_unit_float, default=0.6, help="temporal coherence weight 0..1 (0 = off; default 0.6)")
-    s.add_argument("--morph-s", type=float, default=0.5, help="seconds a style switch takes (default 0.5)")
+    s.add_argument("--morph-s", type=_non_negative_float, default=0.5, help="seconds a style switch takes (default 0.5)")
     s.add_argument("--keys", metavar="K@T,...", help="scripted keys, e.g. '2@1.5,b@2,3@40f,q@5' (seconds or frames)")
     s.add_argument("--max-frames", type=_positive_int, help="stop after N frames")
-    s.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    s.add_argument("--duration", type=_positive_float, metavar="S", help="stop after S seconds")
     s.add_argument("--snapshot-dir", default=".", help="folder for snapshots (s) and recordings (r)")
     _add_stylize_options(s)
     s.set_defaults(func=_cmd_webcam, max_side=640)  # the network runs at <= 640 px unless --max-side says otherwise
@@ -1037,7 +1055,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--styles", metavar="NAME=PATH,...", help="style images (default: the model's training record)")
     s.add_argument("--max-side", type=_positive_int, default=256, metavar="PX", help="photo size (default 256)")
     s.add_argument("--sheet", metavar="FILE", help="write a contact sheet (rows photos, columns styles)")
-    s.add_argument("--gatys", type=int, default=0, metavar="N", help="also optimise the first N photos per style "
+    s.add_argument("--gatys", type=_non_negative_int, default=0, metavar="N", help="also optimise the first N photos per style "
                    "with Gatys et al. and score them the same way: what the losses can reach (slow)")
     s.add_argument("--gatys-iterations", type=_positive_int, default=100, help="Gatys iterations at full size")
     s.add_argument("--json", nargs="?", const="-", metavar="FILE", help="JSON report to FILE, or to stdout instead "

@@ -80,6 +80,16 @@ def probe(path: Path) -> dict:
     return info
 
 
+def _mux_silent_aac(out) -> None:
+    """One frame of mono silence as an AAC stream of `out`."""
+    a = out.add_stream("aac", rate=16000)
+    a.layout = "mono"
+    af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+    af.sample_rate, af.pts = 16000, 0
+    out.mux(a.encode(af))
+    out.mux(a.encode(None))
+
+
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("clips")
@@ -95,21 +105,11 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "png": d / "picture.mp4",
     }
     with av.open(str(c["audio_only"]), "w") as out:  # AAC only, no video stream
-        a = out.add_stream("aac", rate=16000)
-        a.layout = "mono"
-        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        af.sample_rate, af.pts = 16000, 0
-        out.mux(a.encode(af))
-        out.mux(a.encode(None))
+        _mux_silent_aac(out)
     with av.open(str(c["zero"]), "w") as out:  # a video stream with no frames at all
         v = out.add_stream("libx264", rate=FPS)
         v.width, v.height, v.pix_fmt = W, H, "yuv420p"
-        a = out.add_stream("aac", rate=16000)
-        a.layout = "mono"
-        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        af.sample_rate, af.pts = 16000, 0
-        out.mux(a.encode(af))
-        out.mux(a.encode(None))
+        _mux_silent_aac(out)
     c["text"].write_text("this is not a video\n")
     import cv2
     ok, png = cv2.imencode(".png", quadrants())

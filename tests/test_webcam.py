@@ -156,3 +156,12 @@ def test_a_udp_stream_is_read_back_by_pyav(moving_clip, tiny_model_path, capsys)
     assert rc == 0, capsys.readouterr().err
     assert got.get("frames", 0) >= 5, got
     assert got["size"] == (64, 48)
+
+
+@pytest.mark.parametrize("args,message", [(["--morph-s", "-1"], "expected a number >= 0"),
+                                          (["--duration", "0"], "expected a number > 0"),
+                                          (["--fps", "abc"], "expected a number > 0")])
+def test_bad_numbers_are_refused_with_one_line(args, message, capsys):
+    assert cli.main(["webcam", "--styles", "a"] + args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
