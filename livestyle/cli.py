@@ -565,7 +565,8 @@ def _cmd_train(args) -> int:
         if e["event"] == "start":
             bar = tqdm(total=e["steps"], initial=e["step"], unit="step", dynamic_ncols=True, file=sys.stderr)
         elif e["event"] == "step" and bar is not None:
-            bar.set_postfix_str(f"content {e['content']:.3g}, style {e['style']:.3g}, tv {e['tv']:.3g}, "
+            temporal = f", temporal {e['temporal']:.3g}" if e.get("temporal") else ""
+            bar.set_postfix_str(f"content {e['content']:.3g}, style {e['style']:.3g}, tv {e['tv']:.3g}{temporal}, "
                                 f"{e['ms_per_step'] / 1000:.2f} s/step", refresh=False)
             bar.update(e["step"] - bar.n)
 
@@ -1024,6 +1025,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--content-weight", type=float, help="default 1e-5 (relu2_2 MSE, Caffe VGG scale)")
     s.add_argument("--style-weight", type=float, help="default 1e-5 (Gram MSE, relu1_2..relu3_3)")
     s.add_argument("--tv-weight", type=float, help="default 10 (total variation of the output)")
+    s.add_argument("--temporal-weight", type=_non_negative_float, metavar="W", help="temporal loss on synthetically "
+                   "moved copies of the photos (stabler video without --temporal; default 0 = off; costs ~1.5x "
+                   "per step)")
     s.add_argument("--arch", metavar="K=V,...", help="network: a preset or key=value over NetConfig fields, "
                    "e.g. base_width=16,n_res_blocks=3,separable=1 (default: NetConfig())")
     s.add_argument("--batch-styles", choices=("mixed", "single"), help="styles within a batch (default mixed)")

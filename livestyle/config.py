@@ -56,6 +56,21 @@ class VideoConfig:
 
 
 @dataclass
+class MotionConfig:
+    """Synthetic motion for the temporal loss (`livestyle.motion.moved_pair`): the second "frame" of a
+    training pair is the photo moved by a random smooth flow, plus camera noise and a brightness change.
+    Sizes are in pixels of the training crop (256 px by default); a webcam at 30 fps moves ~0-10 px."""
+
+    shift_px: float = 6.0  # max translation per axis (camera pan)
+    rotate_deg: float = 2.0  # max rotation about the crop centre (camera roll)
+    scale: float = 0.03  # max relative zoom (1 +- scale)
+    elastic_px: float = 1.5  # std of a smooth displacement field (objects moving), on a 4x4 control grid
+    elastic_grid: int = 4
+    noise: float = 0.02  # std of Gaussian sensor noise added to the moved frame, images in [0, 1]
+    brightness: float = 0.05  # max relative brightness change of the moved frame (auto exposure)
+
+
+@dataclass
 class TrainConfig:
     """`livestyle train`: a multi-style CIN StyleNet trained with VGG perceptual losses (Johnson et al.
     2016; Dumoulin et al. 2017). Loss weights are for images in [0, 1] and the Caffe VGG16 (see losses.py)."""
@@ -87,6 +102,10 @@ class TrainConfig:
     style_weight: float = 1e-5  # x sum over style_layers of weight x MSE of Grams / (C*H*W)
     tv_weight: float = 10.0  # x mean squared difference of neighbouring output pixels (images in [0, 1])
     content_layer: str = "relu2_2"  # Johnson et al.
+    # Temporal loss (Huang et al. 2017; Gao et al. 2018): each step also stylizes a synthetically moved copy
+    # of the batch and penalises mean(mask * (out_moved - warp(out, flow))**2), images in [0, 1]. 0 = off.
+    temporal_weight: float = 0.0
+    motion: MotionConfig = field(default_factory=MotionConfig)
     # Johnson et al. weight relu1_2, relu2_2, relu3_3, relu4_3 equally; with the Caffe VGG the relu4_3 Gram
     # MSE is ~1e-5 of the others (5 vs 2e5), so it adds nothing but time: dropping it stops VGG at relu3_3
     # (-4% s/step at 256 px). For larger-scale structure add "relu4_3" at ~4e4 (an equal share).

@@ -38,10 +38,12 @@ import torch.nn.functional as F
 
 from .atomic import atomic_write_bytes
 from .checkpoint import FILE_NAME, load_checkpoint, resolve_checkpoint_path, rng_state, save_checkpoint, set_rng_state
-from .config import NetConfig, TrainConfig
+from .config import MotionConfig, NetConfig, TrainConfig
 from .data import ImageFolder, load_style_image, parse_style_specs
+from .flow import temporal_loss
 from .frames import encode_image, tensor_to_frame
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .motion import moved_pair
 from .model import CondInstanceNorm, StyleNet, resolve_device
 from .vgg import load_vgg
 from .weights import StyleInfo, load_stylenet, save_stylenet
@@ -51,7 +53,7 @@ log = logging.getLogger(__name__)
 # Fields that change what is being learned; a resume that overrides them gets a warning.
 _MODEL_FIELDS = ("styles", "content_dir", "base", "arch", "image_size", "style_size", "batch_size", "lr",
                  "warmup_steps", "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers",
-                 "batch_styles", "vgg", "vgg_convention", "seed")
+                 "batch_styles", "vgg", "vgg_convention", "seed", "temporal_weight", "motion")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -73,7 +75,7 @@ def config_to_dict(cfg: TrainConfig) -> dict:
 def config_from_dict(d: dict) -> TrainConfig:
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     d = {k: v for k, v in d.items() if k in known}
-    return TrainConfig(**{**d, "arch": NetConfig(**d.get("arch", {}))})
+    return TrainConfig(**{**d, "arch": NetConfig(**d.get("arch", {})), "motion": MotionConfig(**d.get("motion", {}))})
 
 
 def resume_config(path: str, overrides: dict) -> TrainConfig:
@@ -137,7 +139,7 @@ def train(cfg: TrainConfig, *, progress: Callable[[dict], None] | None = None) -
     """Train (or resume, or add styles to a model) and write the model file; returns its path.
 
     `progress(event)` is called on rank 0 with dicts: {"event": "start", "step", "steps"},
-    {"event": "step", "step", "steps", "content", "style", "tv", "ms_per_step"},
+    {"event": "step", "step", "steps", "content", "style", "tv", "temporal", "ms_per_step"},
     {"event": "checkpoint" | "preview" | "done", "step", "path"}."""
     import torch.distributed as dist
 
@@ -266,8 +268,8 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
 
     preview = data.preview_photo(device) if master and cfg.preview_every else None
     t_start = last_ckpt = time.perf_counter()
-    c = s = t = float("nan")
-    sums, n_sum, t_log = {"content": 0.0, "style": 0.0, "tv": 0.0}, 0, time.perf_counter()
+    c = s = t = tc = float("nan")
+    sums, n_sum, t_log = {"content": 0.0, "style": 0.0, "tv": 0.0, "temporal": 0.0}, 0, time.perf_counter()
     if master:
         log.info("training %d style(s) %s for %d steps at %d px, batch %d x %d rank(s), %s%s, VGG %s",
                  len(specs), ", ".join(n for n, _ in specs), cfg.steps, cfg.image_size, cfg.batch_size, world,
@@ -279,8 +281,17 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
             x = data.batch(step, cfg.batch_size, device)  # (B, 3, S, S)
             idx = _style_indices(step, cfg.batch_size, len(specs), cfg.batch_styles, rank, world).to(device)
             style = F.one_hot(idx + n_old, n_old + len(specs)).float()  # (B, n_styles)
+            if cfg.temporal_weight > 0:  # the batch and a moved copy through the net together
+                g = torch.Generator().manual_seed((cfg.seed * 1_000_003 + rank) * 10_000_019 + step)
+                x_moved, flow_to_prev, mask = moved_pair(x, cfg.motion, g)
+                with autocast():
+                    y, y_moved = model(torch.cat((x, x_moved)), torch.cat((style, style))).chunk(2)
+                    loss_tc = cfg.temporal_weight * temporal_loss(y_moved.float(), y.float(), flow_to_prev, mask)
+            else:
+                loss_tc = torch.zeros((), device=device)
             with autocast():
-                y = model(x, style)  # (B, 3, S, S) float32 in [0, 1]
+                if cfg.temporal_weight <= 0:
+                    y = model(x, style)  # (B, 3, S, S) float32 in [0, 1]
                 feats_y = vgg(y.contiguous(memory_format=vgg_format))
                 with torch.no_grad():  # the content target needs VGG only up to its layer
                     feats_x = vgg(x.contiguous(memory_format=vgg_format), (cfg.content_layer,))
@@ -289,7 +300,7 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
                 loss_s = cfg.style_weight * style_loss(feats_y, {k: g[idx] for k, g in target_grams.items()},
                                                        style_layers)
                 loss_t = cfg.tv_weight * tv_loss(y)
-            loss = loss_c + loss_s + loss_t
+            loss = loss_c + loss_s + loss_t + loss_tc
             for group in optimizer.param_groups:  # linear warm-up: Adam's first steps move every weight by ~lr
                 group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
             optimizer.zero_grad(set_to_none=True)
@@ -300,18 +311,19 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
             optimizer.step()
             step += 1
 
-            c, s, t = loss_c.item(), loss_s.item(), loss_t.item()
-            if not math.isfinite(c + s + t):
-                raise RuntimeError(f"loss became {c + s + t} at step {step}; lower --lr or the loss weights")
+            c, s, t, tc = loss_c.item(), loss_s.item(), loss_t.item(), loss_tc.item()
+            if not math.isfinite(c + s + t + tc):
+                raise RuntimeError(f"loss became {c + s + t + tc} at step {step}; lower --lr or the loss weights")
             ms = 1000 * (time.perf_counter() - t0)
-            sums["content"] += c; sums["style"] += s; sums["tv"] += t; n_sum += 1  # noqa: E702
+            sums["content"] += c; sums["style"] += s; sums["tv"] += t; sums["temporal"] += tc; n_sum += 1  # noqa: E702
             if master:
                 progress({"event": "step", "step": step, "steps": cfg.steps, "content": c, "style": s, "tv": t,
-                          "ms_per_step": ms})
+                          "temporal": tc, "ms_per_step": ms})
             if master and (step % cfg.log_every == 0 or step == cfg.steps):
                 ms_avg = 1000 * (time.perf_counter() - t_log) / n_sum
-                log.info("step %d: content %.3g, style %.3g, tv %.3g, %.0f ms/step", step,
-                         sums["content"] / n_sum, sums["style"] / n_sum, sums["tv"] / n_sum, ms_avg)
+                log.info("step %d: content %.3g, style %.3g, tv %.3g%s, %.0f ms/step", step,
+                         sums["content"] / n_sum, sums["style"] / n_sum, sums["tv"] / n_sum,
+                         f", temporal {sums['temporal'] / n_sum:.3g}" if cfg.temporal_weight > 0 else "", ms_avg)
                 sums, n_sum, t_log = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
             if master and preview is not None and step % cfg.preview_every == 0:
                 path = ckpt_path.parent / f"preview_{step:06d}.png"
@@ -349,10 +361,12 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
             "batch_size": cfg.batch_size, "lr": cfg.lr, "warmup_steps": cfg.warmup_steps,
             "batch_styles": cfg.batch_styles,
             "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
+            "temporal_weight": cfg.temporal_weight, "motion": dataclasses.asdict(cfg.motion),
             "content_layer": cfg.content_layer, "style_layers": style_layers, "vgg": dataclasses.asdict(vgg.source),
             "content_dir": os.path.abspath(cfg.content_dir), "skipped_images": len(data.skipped),
             "style_images": style_images,
-            "final_losses": {"content": c, "style": s, "tv": t} if math.isfinite(c + s + t) else {},
+            "final_losses": ({"content": c, "style": s, "tv": t, **({"temporal": tc} if cfg.temporal_weight > 0 else {})}
+                             if math.isfinite(c + s + t) else {}),
         }
         if cfg.base:
             record.update(base=os.path.abspath(cfg.base), base_training=base_record,
