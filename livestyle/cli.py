@@ -475,7 +475,7 @@ def _cmd_video(args) -> int:
 # ---- train / eval ----------------------------------------------------------------------------
 
 _TRAIN_FIELDS = ("styles", "content_dir", "out", "overwrite", "checkpoint_dir", "image_size", "style_size",
-                 "batch_size", "steps", "lr", "warmup_steps", "content_weight", "style_weight", "tv_weight",
+                 "batch_size", "steps", "lr", "warmup_steps", "content_weight", "style_weight", "tv_weight", "temporal_weight",
                  "batch_styles", "vgg", "vgg_convention", "device", "threads", "seed", "log_every", "preview_every",
                  "checkpoint_every_s")
 

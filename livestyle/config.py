@@ -53,6 +53,7 @@ class VideoConfig:
     #   not better pictures; veryfast keeps the encoder a small share of a real-time pipeline
     pix_fmt: str = "yuv420p"  # plays everywhere; needs even width and height
     overwrite: bool = False  # refuse an existing output unless True
+    pipelined: bool = True  # decode and encode in threads beside the network (pipeline.py)
 
 
 @dataclass
@@ -138,6 +139,7 @@ class TemporalConfig:
     flow_backend: str = "dis"  # "dis" (OpenCV DIS, CPU), "raft" / "raft_large" (torchvision, GPU), "auto"
     flow_preset: str = "ultrafast"  # DIS preset: "ultrafast" | "fast" | "medium"
     flow_scale: float = 0.5  # estimate flow on frames shrunk by this factor, then upsample the vectors
+    flow_max_width: int | None = 320  # ...and at most this wide: 640x360 at 0.5, 1280x720 at 0.25 (same cost)
     check: str = "fb"  # "fb": forward-backward consistency + motion boundaries (Ruder et al. 2016; two
     #   flows per frame); "photometric": one flow, trust where the warped previous frame matches
     photometric_threshold: float = 0.1  # also distrust pixels whose warped previous input differs from

@@ -58,13 +58,14 @@ class FlowEstimator:
     """`estimator(prev_frame, cur_frame) -> flow_to_prev` float32 (H, W, 2) at the frames' full size.
 
     Holds the DIS instance or the RAFT model. `scale` < 1 estimates on frames shrunk by that factor
-    (INTER_AREA) and upsamples the flow. For a stream, `prepare` each frame once and call
+    (INTER_AREA) and upsamples the flow; `max_width` shrinks wider frames further, so the cost of the
+    flow does not grow with the video's resolution. For a stream, `prepare` each frame once and call
     `flows_between` on the prepared ones: it gives both directions at the reduced scale, which is all
     that the occlusion check needs (`livestyle.temporal` works that way).
     """
 
     def __init__(self, *, backend: str = "dis", preset: str = "ultrafast", scale: float = 0.5,
-                 device: str | torch.device | None = None):
+                 max_width: int | None = None, device: str | torch.device | None = None):
         if backend not in BACKENDS:
             raise ValueError(f"expected flow backend one of {', '.join(BACKENDS)}, got {backend!r}")
         if preset not in DIS_PRESETS:
@@ -74,7 +75,9 @@ class FlowEstimator:
         if backend == "auto":
             backend = "raft" if torch.cuda.is_available() and raft_weights_available("raft") else "dis"
             log.info("flow backend: %s", backend)
-        self.backend, self.preset, self.scale = backend, preset, scale
+        if max_width is not None and max_width < 8:
+            raise ValueError(f"expected flow max width >= 8 px, got {max_width}")
+        self.backend, self.preset, self.scale, self.max_width = backend, preset, scale, max_width
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset]) if backend == "dis" else None
         self._raft = None
         if backend.startswith("raft"):
@@ -84,10 +87,11 @@ class FlowEstimator:
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """What the backend compares: the frame shrunk by `scale`, gray for DIS, RGB for RAFT."""
         img = frame if self._raft is not None else to_gray(frame)
-        if self.scale == 1.0:
-            return img
         h, w = frame.shape[:2]
-        size = (max(8, round(w * self.scale)), max(8, round(h * self.scale)))
+        scale = min(self.scale, self.max_width / w) if self.max_width else self.scale
+        if scale >= 1.0:
+            return img
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
         return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
     def flows_between(self, prev_small: np.ndarray, cur_small: np.ndarray, *,

@@ -38,6 +38,22 @@ def cpu_has_fast_bf16() -> bool:
     return torch.backends.mkldnn.is_available() and cap.startswith("AVX512") or "AMX" in cap
 
 
+class FramesNet(torch.nn.Module):
+    """uint8 (N, H, W, 3) RGB frames in, the same out: the conversions around the network as part of
+    one graph, so torch.compile fuses them into the first and last layers instead of four separate
+    passes over the frame (NHWC uint8 permuted is already channels_last, so the input needs no copy)."""
+
+    def __init__(self, net: StyleNet, dtype: torch.dtype):
+        super().__init__()
+        self.net, self.dtype = net, dtype
+
+    def forward(self, frames: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        x = frames.permute(0, 3, 1, 2).to(self.dtype) * (1.0 / 255.0)  # (N, 3, H, W), channels_last strides
+        y = self.net(x, mix)
+        y8 = (y.float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+        return y8.permute(0, 2, 3, 1).contiguous()  # (N, H, W, 3)
+
+
 class Stylizer:
     """`stylizer(frames, mix)` -> stylized frames. `mix` is (n_styles,) for all frames or
     (N, n_styles) for one mix per frame (schedules)."""
@@ -55,7 +71,8 @@ class Stylizer:
         self.run_net = self.net  # what actually runs: the net itself, or a reduced-precision copy
         if self.dtype is not None:
             self.run_net = copy.deepcopy(self.net).to(self.dtype).to(memory_format=torch.channels_last)
-        self._compiled: dict[tuple, object] = {}  # (N, H, W) -> compiled callable, once ready
+        self._modules = {"float": self.run_net, "uint8": FramesNet(self.run_net, self.dtype or torch.float32)}
+        self._compiled: dict[tuple, object] = {}  # (kind, *shape) -> compiled callable, once ready
         self._compiling: set[tuple] = set()
         self._lock = threading.Lock()
 
@@ -70,9 +87,9 @@ class Stylizer:
 
     # -- compilation ------------------------------------------------------------------------
 
-    def _compile_for(self, x: torch.Tensor, mix: torch.Tensor) -> None:
-        key = tuple(x.shape[:1]) + tuple(x.shape[2:])
-        fn = torch.compile(self.run_net, dynamic=False)
+    def _compile_for(self, kind: str, x: torch.Tensor, mix: torch.Tensor) -> None:
+        key = (kind,) + tuple(x.shape)
+        fn = torch.compile(self._modules[kind], dynamic=False)
         try:
             with torch.inference_mode():
                 fn(x, mix)  # compiles for this shape
@@ -83,32 +100,45 @@ class Stylizer:
             self._compiled[key] = fn
         log.info("compiled network for %s", key)
 
-    def _runner(self, x: torch.Tensor, mix: torch.Tensor):
+    def _runner(self, kind: str, x: torch.Tensor, mix: torch.Tensor):
+        """What runs `kind` ("float": the network on layout tensors; "uint8": frames in, frames out) on
+        x's shape: the compiled callable when ready, else the eager module (and compilation starts)."""
+        eager = self._modules[kind]
+        h, w = (x.shape[2], x.shape[3]) if kind == "float" else (x.shape[1], x.shape[2])
         mode = self.cfg.compile
-        if mode == "off" or (mode == "auto" and x.shape[2] * x.shape[3] < MIN_COMPILE_AREA):
-            return self.run_net
-        key = tuple(x.shape[:1]) + tuple(x.shape[2:])
+        if mode == "off" or (mode == "auto" and h * w < MIN_COMPILE_AREA):
+            return eager
+        key = (kind,) + tuple(x.shape)
         with self._lock:
             if key in self._compiled:
                 return self._compiled[key]
             start = key not in self._compiling
             self._compiling.add(key)
         if mode == "on":
-            self._compile_for(x, mix)
-            return self._compiled.get(key, self.run_net)
+            self._compile_for(kind, x, mix)
+            return self._compiled.get(key, eager)
         if start:
-            threading.Thread(target=self._compile_for, args=(x.clone(), mix.clone()), daemon=True,
+            threading.Thread(target=self._compile_for, args=(kind, x.clone(), mix.clone()), daemon=True,
                              name=f"livestyle-compile-{key}").start()
-        return self.run_net
+        return eager
+
+    def _frames_path(self) -> bool:
+        """Frames go through the fused uint8 module unless strength or colour preservation need the
+        float input afterwards."""
+        return self.cfg.strength == 1.0 and not self.cfg.preserve_color
 
     def warm_up(self, width: int, height: int, batch: int = 1) -> None:
         """Compile ahead for a frame size (blocking), e.g. before a live stream opens its window."""
-        x = torch.rand(batch, 3, height, width, device=self.device)
         mix = torch.full((self.net.n_styles,), 1.0 / self.net.n_styles, device=self.device)
-        if self.cfg.compile != "off":
-            with self._lock:
-                self._compiling.add((batch, height, width))
-            self._compile_for(self._layout(x), mix)
+        if self.cfg.compile == "off":
+            return
+        if self._frames_path():
+            kind, x = "uint8", torch.randint(0, 256, (batch, height, width, 3), dtype=torch.uint8, device=self.device)
+        else:
+            kind, x = "float", self._layout(torch.rand(batch, 3, height, width, device=self.device))
+        with self._lock:
+            self._compiling.add((kind,) + tuple(x.shape))
+        self._compile_for(kind, x, mix)
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         if self.dtype is not None:
@@ -122,7 +152,7 @@ class Stylizer:
         """float (N, 3, H, W) in [0, 1] -> same shape, stylized, strength and colour applied."""
         mix = mix.to(self.device, torch.float32)
         xin = self._layout(x)
-        run = self._runner(xin, mix)
+        run = self._runner("float", xin, mix)
         styled = run(xin, mix).float()
         if self.cfg.preserve_color:
             styled = transfer_luminance(x, styled)
@@ -142,5 +172,11 @@ class Stylizer:
             frames = frames + [frames[-1]] * (full - n)
             if mix.dim() == 2:
                 mix = torch.cat([mix, mix[-1:].expand(full - n, -1)])
-        x = frames_to_tensor(frames, self.device)  # (N, 3, H, W)
-        return tensor_to_frames(self.stylize_tensor(x, mix))[:n]
+        if not self._frames_path():
+            x = frames_to_tensor(frames, self.device)  # (N, 3, H, W)
+            return tensor_to_frames(self.stylize_tensor(x, mix))[:n]
+        with torch.inference_mode():
+            x8 = torch.from_numpy(np.stack(frames)).to(self.device)  # (N, H, W, 3) uint8
+            mix = mix.to(self.device, torch.float32)
+            out = self._runner("uint8", x8, mix)(x8, mix).cpu().numpy()  # (N, H, W, 3) uint8
+        return [np.ascontiguousarray(f) for f in out[:n]]

@@ -80,7 +80,7 @@ class TemporalStabilizer:
             raise ValueError(f"expected temporal interpolation 'linear' or 'cubic', got {cfg.interpolation!r}")
         self.cfg = cfg
         self.estimator = estimator or FlowEstimator(backend=cfg.flow_backend, preset=cfg.flow_preset,
-                                                    scale=cfg.flow_scale)
+                                                    scale=cfg.flow_scale, max_width=cfg.flow_max_width)
         self.cuts = 0  # scene cuts detected so far
         self._prev_mix = None
         self.last: dict = {}

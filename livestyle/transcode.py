@@ -1,5 +1,7 @@
 """`livestyle video`: decode a file, stylize frames in batches, encode, carry the audio along.
 
+Decoding and encoding run in their own threads beside the network (pipeline.py; VideoConfig.pipelined).
+
 The stylization is a callback, `process(frames, times_s) -> frames`, always called with consecutive
 frames in display order, so a stateful step (temporal coherence) can hook in there. Timestamps pass
 through in the input stream's time base, so frame rate, variable frame rate and A/V sync are kept.
@@ -20,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from .atomic import atomic_output
+from .pipeline import reader, writer
 from .config import StylizeConfig, VideoConfig
 from .sinks import VideoFileSink, check_encoder, even_required
 from .sources import VideoFileSource
@@ -41,9 +44,10 @@ class VideoSummary:
     width: int
     height: int
     seconds: float  # wall time of the whole run
-    decode_s: float  # demux + decode + RGB conversion + rotation + resize
+    decode_s: float  # demux + decode + RGB conversion + rotation + resize (busy time: with
+    #   VideoConfig.pipelined it runs in its own thread, beside the network)
     network_s: float  # the process callback (stylization)
-    encode_s: float  # encode + mux, audio included, and the final flush
+    encode_s: float  # encode + mux, audio included, and the final flush (busy time, own thread too)
     skipped_frames: int = 0  # corrupt packets the decoder rejected
     frames_expected: int | None = None  # what the container header promised
     ended_early: bool = False  # the input could not be read to its end (truncated?)
@@ -114,37 +118,38 @@ def stylize_video(in_path: str | os.PathLike, out_path: str | os.PathLike, proce
             except ValueError as e:
                 raise ValueError(str(e).replace(tmp, out_path)) from None  # name the file the user asked for
             done = 0
+            frames = reader(source, video_cfg.pipelined)
+            out = writer(sink, video_cfg.pipelined)
             try:
                 batch: list = []
-                frames = iter(source)
+                items = iter(frames)
                 while True:
-                    t0 = time.perf_counter()
-                    item = next(frames, None)
-                    decode_s += time.perf_counter() - t0
+                    item = next(items, None)
                     if item is not None:
                         batch.append(item)
                     if batch and (item is None or len(batch) == stylize_cfg.batch_size):
                         t0 = time.perf_counter()
                         times_s = [float((f.pts - start_pts) * time_base) for f in batch]
                         styled = process([f.frame for f in batch], times_s)
-                        t1 = time.perf_counter()
-                        network_s += t1 - t0
+                        network_s += time.perf_counter() - t0
                         assert len(styled) == len(batch), f"process returned {len(styled)} frames for {len(batch)}"
                         for s, f in zip(styled, batch):
-                            sink.write(s, f.pts, f.duration)
-                        encode_s += time.perf_counter() - t1
+                            out.write(s, f.pts, f.duration)
                         done += len(batch)
                         batch = []
                         if progress is not None:
                             progress(done, total)
                     if item is None:
                         break
+                out.finish()
                 t0 = time.perf_counter()
                 sink.close()
                 encode_s += time.perf_counter() - t0
             except KeyboardInterrupt:
                 # flush what was encoded (audio up to the same time) and keep it under a name that
                 # says it is partial; the temporary file itself is removed by atomic_output
+                frames.stop()
+                out.abort()
                 sink.close(audio_until_s=sink.end_s)
                 kept = None
                 if sink.frames_written:
@@ -152,8 +157,13 @@ def stylize_video(in_path: str | os.PathLike, out_path: str | os.PathLike, proce
                     os.replace(tmp, kept)
                 raise VideoInterrupted(kept, sink.frames_written, total) from None
             except BaseException:
+                frames.stop()
+                out.abort()
                 sink.close(audio_until_s=sink.end_s)
                 raise
+            finally:
+                decode_s += frames.busy_s
+                encode_s += out.busy_s
             audio = sink.audio
         summary = VideoSummary(in_path, out_path, frames=done, width=w, height=h,
                                seconds=time.perf_counter() - t_start, decode_s=decode_s, network_s=network_s,

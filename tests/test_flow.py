@@ -177,3 +177,18 @@ def test_dis_follows_sintel_alley_1_motion():
     assert epe < 1.0, f"DIS ultrafast at half size: EPE {epe:.2f} px on Sintel motion at 640x272"
     epe = endpoint_error(estimate_flow(prev, cur, scale=1.0), gt)  # measured 0.46 px
     assert epe < 0.6, f"DIS ultrafast at full size: EPE {epe:.2f} px on Sintel motion at 640x272"
+
+
+def test_max_width_keeps_the_flow_grid_the_same_size_for_larger_frames():
+    est = FlowEstimator(scale=0.5, max_width=320)
+    assert est.prepare(np.zeros((360, 640, 3), np.uint8)).shape == (180, 320)
+    assert est.prepare(np.zeros((720, 1280, 3), np.uint8)).shape == (180, 320)
+    assert est.prepare(np.zeros((100, 200, 3), np.uint8)).shape == (50, 100)
+    # a 720p shift is still recovered through the smaller grid, in full-size pixels
+    prev = cv2.resize(texture(180, 320, 4), (1280, 720), interpolation=cv2.INTER_CUBIC)
+    cur = np.roll(prev, 8, axis=1)
+    flow_to_prev = est(prev, cur)
+    assert flow_to_prev.shape == (720, 1280, 2)
+    assert abs(np.median(flow_to_prev[100:-100, 100:-100, 0]) + 8) < 1.0
+    with pytest.raises(ValueError, match="max width"):
+        FlowEstimator(max_width=4)

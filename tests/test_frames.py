@@ -55,11 +55,11 @@ def test_a_short_last_batch_is_padded_to_the_compiled_size_and_trimmed(tiny_net,
     cfg = StylizeConfig(device="cpu", batch_size=4, compile="on", precision="fp32")
     st = Stylizer(tiny_net, cfg)
     seen = []
-    monkeypatch.setattr(st, "_runner", lambda x, mix: (seen.append(tuple(x.shape)), st.run_net)[1])
+    monkeypatch.setattr(st, "_runner", lambda kind, x, mix: (seen.append(tuple(x.shape)), st._modules[kind])[1])
     frames = [np.full((8, 8, 3), v, np.uint8) for v in (10, 200)]
     mixes = torch.tensor([[1.0, 0, 0], [0, 0, 1.0]])
     out = st(frames, mixes)
-    assert seen == [(4, 3, 8, 8)] and len(out) == 2
+    assert seen == [(4, 8, 8, 3)] and len(out) == 2
     alone = [Stylizer(tiny_net, StylizeConfig(device="cpu", compile="off", precision="fp32"))([f], m)[0]
              for f, m in zip(frames, mixes)]
     assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(out, alone))
@@ -69,3 +69,19 @@ def test_an_unknown_image_extension_is_a_clear_error():
     from livestyle.frames import encode_image
     with pytest.raises(ValueError, match="cannot write images of type '.xyz'"):
         encode_image(np.zeros((4, 4, 3), np.uint8), ".xyz")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_fused_uint8_path_gives_the_frames_of_the_float_path(tiny_net, precision):
+    """Frames in, frames out (FramesNet: conversions inside the compiled graph) vs the float tensor path
+    (strength 1 goes through FramesNet; a strength of 0.999... forces the float path)."""
+    frames = [np.random.default_rng(i).integers(0, 256, (12, 20, 3), dtype=np.uint8) for i in range(2)]
+    mix = torch.tensor([0.2, 0.3, 0.5])
+    fused = Stylizer(tiny_net, StylizeConfig(device="cpu", compile="off", precision=precision))
+    assert fused._frames_path()
+    out = fused(frames, mix)
+    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
+    ref = [tensor_to_frame(y) for y in fused.stylize_tensor(x, mix)]
+    for a, b in zip(out, ref):
+        assert a.shape == (12, 20, 3) and a.dtype == np.uint8 and a.flags.c_contiguous
+        assert np.abs(a.astype(int) - b).max() <= (1 if precision == "fp32" else 3)

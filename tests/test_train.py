@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -348,7 +349,8 @@ def test_temporal_weight_on_the_command_line_and_in_the_log(images, random_vgg_p
                      "--arch", "base_width=8,n_res_blocks=1", "--image-size", "32", "--batch-size", "2",
                      "--steps", "2", "--log-every", "1", "--vgg", str(random_vgg_path), "--bf16", "off",
                      "--temporal-weight", "50", "--preview-every", "0"]) == 0
-    assert "temporal" in capsys.readouterr().err
+    assert re.search(r"step 2: content .*, temporal [0-9.e-]+, ", capsys.readouterr().err)
+    assert load_stylenet(out).training["temporal_weight"] == 50.0
     assert cli.main(["train", "--styles", images["styles"][0], "--content", images["content"], "--out",
                      str(images["dir"] / "x.safetensors"), "--temporal-weight", "-1"]) == 2
     assert "--temporal-weight" in capsys.readouterr().err
