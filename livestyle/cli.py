@@ -213,15 +213,20 @@ def _cmd_bench(args) -> int:
         rows.extend(bench.network_table(cfg, args.arch, resolutions, modes=modes, device=args.device,
                                         repeats=args.repeats, reference_modes=ref_modes, progress=say))
     summary = bench.summarize(rows, resolutions, modes, ref_modes)
-    e2e = None
+    e2e = []
     clip = args.clip or (str(DEMO_CLIP) if DEMO_CLIP.exists() else None)
     if clip and not args.no_e2e:
-        say(f"end to end on {clip} (decode, stylize, temporal {args.temporal}, encode)")
-        e2e = bench.end_to_end(clip, cfg, device=args.device, max_side_px=args.e2e_max_side, temporal=args.temporal)
+        for side in args.e2e_max_side:
+            say(f"end to end on {clip} at max side {side} (decode, stylize, temporal {args.temporal}, encode), "
+                f"{args.e2e_runs} run(s)")
+            e2e.append(bench.end_to_end(clip, cfg, device=args.device, max_side_px=side, temporal=args.temporal,
+                                        runs=args.e2e_runs, pipelined=args.pipeline,
+                                        warm_compile=any("compile" in m for m in modes)))
+    targets = bench.targets_report(summary, e2e)
     if args.json:
         out = {**summary[0], "threads": threads, "busy_cores": round(busy, 2), "arch": args.arch,
-               "per_resolution": summary, "end_to_end_fps": e2e["fps"] if e2e else None,
-               "end_to_end": e2e}
+               "per_resolution": summary, "end_to_end_fps": e2e[0]["fps"] if e2e else None,
+               "end_to_end": e2e, "targets": targets}
         print(json.dumps(out, indent=1))
         return 0
     print(f"threads {threads}, other load {busy:.1f} cores; medians of {args.repeats} repeats x {args.runs} run(s)")
@@ -232,10 +237,13 @@ def _cmd_bench(args) -> int:
     for s in summary:
         print(f"{s['resolution']}: livestyle {s['livestyle_fps']:.1f} fps ({s['livestyle_mode']}) vs reference "
               f"{s['reference_fps']:.1f} fps ({s['reference_mode']}): {s['ratio']:.1f}x")
-    if e2e:
-        print(f"end to end {e2e['clip']} {e2e['resolution']}: {e2e['fps']:.1f} fps over {e2e['frames']} frames "
-              f"(decode {e2e['decode_share']:.0%}, network {e2e['network_share']:.0%}, temporal "
-              f"{e2e['temporal_share']:.0%} = {e2e['temporal_ms_per_frame']:.1f} ms/frame, encode {e2e['encode_share']:.0%})")
+    for e in e2e:
+        print(f"end to end {e['clip']} {e['resolution']}: {e['fps']:.1f} fps over {e['frames']} frames, median of "
+              f"{e['runs']} (network {e['network_ms_per_frame']:.1f} ms/frame, temporal {e['temporal_ms_per_frame']:.1f} "
+              f"ms/frame; decode and encode busy {e['decode_share']:.0%} and {e['encode_share']:.0%} of the time"
+              f"{', in their own threads' if e['pipelined'] else ''})")
+    for name, t in targets.items():
+        print(f"target {name}: {t['value']:g} vs >= {t['target']:g}: {'met' if t['met'] else 'NOT met'}")
     return 0
 
 
@@ -393,7 +401,8 @@ def _cmd_video_gatys(args) -> int:
     check_config(cfg)
     styles = _read_styles(args.styles, args.style_weights)
     bar = _GatysBar(snapshot_to=os.path.splitext(args.output)[0] + ".png" if cfg.save_every else None)
-    vcfg = VideoConfig(codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite)
+    vcfg = VideoConfig(codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
+                       pipelined=args.pipeline)
     try:
         s = gatys_video(args.input, args.output, styles, cfg,
                         weights=list(args.style_weights) if args.style_weights else None, size=args.size,
@@ -451,7 +460,8 @@ def _cmd_video(args) -> int:
 
     if args.preset not in X264_PRESETS:
         raise ValueError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {args.preset!r}")
-    vcfg = VideoConfig(codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite)
+    vcfg = VideoConfig(codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
+                       pipelined=args.pipeline)
     try:
         s = stylize_video(args.input, args.output, process, video_cfg=vcfg, stylize_cfg=cfg, progress=progress)
     except VideoInterrupted as e:
@@ -926,6 +936,7 @@ def _key_help() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import TemporalConfig  # dataclasses only: cheap to import
     p = _Parser(prog="livestyle", description="Real-time multi-style video and webcam style transfer.")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -951,7 +962,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-window", action="store_true", help="no preview window (headless)")
     s.add_argument("--side-by-side", action="store_true", help="show the camera image beside the stylized one")
     s.add_argument("--no-overlay", action="store_true", help="start without the fps/style overlay (o toggles)")
-    s.add_argument("--temporal", type=_unit_float, default=0.6, help="temporal coherence weight 0..1 (0 = off; default 0.6)")
+    s.add_argument("--temporal", type=_unit_float, default=TemporalConfig().weight,
+                   help=f"temporal coherence weight 0..1 (0 = off; default {TemporalConfig().weight:g})")
     s.add_argument("--morph-s", type=_non_negative_float, default=0.5, help="seconds a style switch takes (default 0.5)")
     s.add_argument("--keys", metavar="K@T,...", help="scripted keys, e.g. '2@1.5,b@2,3@40f,q@5' (seconds or frames)")
     s.add_argument("--max-frames", type=_positive_int, help="stop after N frames")
@@ -972,8 +984,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--clip", metavar="VIDEO", help="clip for the end-to-end timing (decode, stylize, temporal "
                    "coherence, encode; default samples/demo.mp4)")
     s.add_argument("--no-e2e", action="store_true", help="skip the end-to-end timing")
-    s.add_argument("--e2e-max-side", type=_positive_int, default=640, help="resize the clip for end to end")
-    s.add_argument("--temporal", type=_unit_float, default=0.6, help="temporal coherence weight end to end")
+    s.add_argument("--e2e-max-side", type=_positive_int, nargs="+", default=[640, 1280], metavar="PX",
+                   help="end to end at these sizes (longest side; default 640 1280, i.e. 640x360 and 1280x720 "
+                   "for a 16:9 clip)")
+    s.add_argument("--e2e-runs", type=_positive_int, default=3, help="end-to-end runs per size; the median is "
+                   "reported (default 3)")
+    s.add_argument("--pipeline", action="store_true", help="end to end with decode and encode in their own "
+                   "threads (video --pipeline)")
+    s.add_argument("--temporal", type=_unit_float, default=TemporalConfig().weight,
+                   help=f"temporal coherence weight end to end (default {TemporalConfig().weight:g})")
     s.add_argument("--device", default="cpu")
     s.add_argument("--threads", type=_positive_int)
     s.add_argument("--json", action="store_true", help="print one JSON object")
@@ -991,8 +1010,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default veryfast; slower presets give smaller files at the same --crf)")
     s.add_argument("--batch-size", type=_positive_int, help="frames per network call (default 1 on a CPU, "
                    "4 on CUDA)")
-    s.add_argument("--temporal", type=_unit_float, default=0.6, help="temporal coherence: weight of the previous "
-                   "stylized frame warped along optical flow, 0..1 (0 = off, per-frame; default 0.6)")
+    s.add_argument("--pipeline", action="store_true", help="decode and encode in threads beside the network "
+                   "(helps with spare cores; on 2 cores it was slower)")
+    s.add_argument("--temporal", type=_unit_float, default=TemporalConfig().weight,
+                   help="temporal coherence: weight of the previous stylized frame warped along optical flow, 0..1 "
+                   f"(0 = off, per-frame; default {TemporalConfig().weight:g})")
     s.add_argument("--method", choices=("network", "gatys"), default="network", help="network: the feed-forward "
                    "network (fast, default); gatys: optimise every frame against VGG losses with a temporal loss "
                    "(Ruder et al. 2016; minutes per frame, --styles then names style images)")

@@ -53,7 +53,9 @@ class VideoConfig:
     #   not better pictures; veryfast keeps the encoder a small share of a real-time pipeline
     pix_fmt: str = "yuv420p"  # plays everywhere; needs even width and height
     overwrite: bool = False  # refuse an existing output unless True
-    pipelined: bool = True  # decode and encode in threads beside the network (pipeline.py)
+    pipelined: bool = False  # decode and encode in threads beside the network (pipeline.py). Off by default:
+    #   on the 2-core CPU the threads slow the network's OpenMP threads more than they overlap
+    #   (sam2_cups at 640x360: 21.2 fps pipelined vs 23.0 inline); try --pipeline with more cores
 
 
 @dataclass
@@ -132,16 +134,22 @@ class TemporalConfig:
     warped along optical flow onto the current frame, is blended in where the flow can be trusted.
     Timings and thresholds measured at 640x360 on a 2-core CPU (see the temporal.py docstring)."""
 
-    weight: float = 0.6  # history weight w in 0..1 (--temporal): out = a*warped_prev_out + (1 - a)*styled,
-    #   a = w * mask; 0 = off. A moving average along motion paths: i.i.d. flicker keeps (1-w)^2/(1+w) of
-    #   its squared size (0.1 at 0.6), content lags w/(1-w) frames (1.5). Measured on a flickering stand-in:
-    #   warping error x0.22 of per-frame at 0.6 (x0.28 at 0.5, x0.16 at 0.7); retune with the trained net
+    weight: float = 0.5  # history weight w in 0..1 (--temporal): out = a*warped_prev_out + (1 - a)*styled,
+    #   a = w * mask; 0 = off. A moving average along motion paths: content lags w/(1-w) frames (1 at 0.5).
+    #   Measured with the trained 2-style net (vangogh, 640x360, the flow settings below): warping error of
+    #   per-frame output x0.21 (w 0.5) / x0.14 (w 0.6) on davis_bear, x0.48 / x0.44 on sam2_cups; 0.5 is
+    #   the lowest weight at or below x0.5 on both. The average also cancels part of the stroke texture
+    #   that changes from frame to frame: content distance x0.74 (bear) / x0.89 (cups) at 0.5
     flow_backend: str = "dis"  # "dis" (OpenCV DIS, CPU), "raft" / "raft_large" (torchvision, GPU), "auto"
-    flow_preset: str = "ultrafast"  # DIS preset: "ultrafast" | "fast" | "medium"
+    flow_preset: str = "fast"  # DIS preset: "ultrafast" | "fast" | "medium". On sam2_cups (w 0.6, fb, 320 px):
+    #   warping error x0.56 ultrafast (5.1 ms), x0.42 fast (6.1 ms), x0.34 medium (14.7 ms), ms under load
     flow_scale: float = 0.5  # estimate flow on frames shrunk by this factor, then upsample the vectors
-    flow_max_width: int | None = 320  # ...and at most this wide: 640x360 at 0.5, 1280x720 at 0.25 (same cost)
-    check: str = "fb"  # "fb": forward-backward consistency + motion boundaries (Ruder et al. 2016; two
-    #   flows per frame); "photometric": one flow, trust where the warped previous frame matches
+    flow_max_width: int | None = 256  # ...and at most this wide (640x360 -> 256x144, 1280x720 too): fast at
+    #   256 px costs what ultrafast at 320 did (x0.44 vs x0.42 at 320 px) and does not grow with resolution
+    check: str = "fb"  # "fb": forward-backward consistency + motion boundaries (Ruder et al. 2016; two flows
+    #   per frame). "photometric": one flow; motion boundaries, out-of-frame and pixels whose warped previous
+    #   input does not match are distrusted: ~1.5 ms cheaper, x0.39 on sam2_cups, but it let a disoccluded
+    #   strip of the synthetic test scene keep some history (mean error 4.6 levels vs 0 with fb)
     photometric_threshold: float = 0.1  # also distrust pixels whose warped previous input differs from
     #   the current input by more than this (gray, 0..1; 0 disables): lighting changes, flow errors
     cut_threshold: float = 0.08  # scene cut (reset) when the mean motion-compensated gray difference

@@ -80,3 +80,28 @@ def test_python_dash_m_runs_the_cli():
     import subprocess, sys
     r = subprocess.run([sys.executable, "-m", "livestyle", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "image" in r.stdout
+
+
+def test_bench_json_has_the_fields_and_the_targets(capsys):
+    """A tiny network at a tiny size, so it runs in seconds; the numbers are not the point here."""
+    import json
+    from pathlib import Path
+    clip = Path(__file__).resolve().parents[1] / "samples" / "demo.mp4"
+    assert cli.main(["bench", "--json", "--arch", "base_width=4,n_res_blocks=1", "--resolution", "64x36",
+                     "--modes", "eager", "--repeats", "1", "--clip", str(clip), "--e2e-max-side", "64", "96",
+                     "--e2e-runs", "1", "--temporal", "0.6"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"resolution", "livestyle_fps", "reference_fps", "ratio", "end_to_end_fps", "targets"} <= set(out)
+    assert out["resolution"] == "64x36" and out["livestyle_fps"] > 0 and out["ratio"] > 0
+    assert [e["resolution"] for e in out["end_to_end"]] == ["64x36", "96x54"]
+    assert out["end_to_end_fps"] == out["end_to_end"][0]["fps"] > 0
+    assert out["end_to_end"][0]["frames"] == 240 and out["end_to_end"][0]["pipelined"] is False
+    assert out["targets"] == {}  # 640x360 and 1280x720 were not measured in this run
+
+
+def test_targets_report_says_which_targets_are_met():
+    from livestyle.bench import targets_report
+    t = targets_report([{"resolution": "640x360", "livestyle_fps": 45.0, "ratio": 8.5}],
+                       [{"resolution": "640x360", "fps": 25.0}, {"resolution": "1280x720", "fps": 11.0}])
+    assert {k: v["met"] for k, v in t.items()} == {"network_fps_640x360": True, "ratio_640x360": False,
+                                                   "end_to_end_fps_640x360": False, "end_to_end_fps_1280x720": True}

@@ -443,3 +443,9 @@ def test_method_gatys_writes_a_video_with_the_frames_and_audio(tmp_path, random_
     assert not (tmp_path / "g.gatys-frames").exists()  # the per-frame resume folder is removed when done
     rc = cli.main(["video", str(clip), str(tmp_path / "h.mp4"), "--method", "gatys", "--styles", "monet"])
     assert rc == 2 and "livestyle: error:" in capsys.readouterr().err
+
+
+def test_video_pipeline_option_writes_every_frame(clips, tiny_model_path, tmp_path):
+    out = tmp_path / "piped.mp4"
+    assert run(clips["av"], out, "--weights", tiny_model_path, "--styles", "a", "--pipeline") == 0
+    assert len(probe(out)["frames"]) == N
