@@ -179,7 +179,7 @@ def summarize(rows, resolutions, modes, ref_modes) -> list[dict]:
 
 
 def end_to_end(clip: str, cfg: NetConfig, *, device: str = "cpu", max_side_px: int | None = 640,
-               temporal: float = 0.5, batch_size: int = 1, warm_compile: bool = True, runs: int = 3,
+               temporal: float = 0.6, batch_size: int = 1, warm_compile: bool = True, runs: int = 3,
                pipelined: bool = False, preset: str | None = None) -> dict:
     """Decode, stylize (+ temporal coherence) and encode `clip` exactly as `livestyle video` does, with a
     random-weight network of `cfg` (timing only), to a temporary file, `runs` times; the run with the

@@ -134,12 +134,12 @@ class TemporalConfig:
     warped along optical flow onto the current frame, is blended in where the flow can be trusted.
     Timings and thresholds measured at 640x360 on a 2-core CPU (see the temporal.py docstring)."""
 
-    weight: float = 0.5  # history weight w in 0..1 (--temporal): out = a*warped_prev_out + (1 - a)*styled,
-    #   a = w * mask; 0 = off. A moving average along motion paths: content lags w/(1-w) frames (1 at 0.5).
-    #   Measured with the trained 2-style net (vangogh, 640x360, the flow settings below): warping error of
-    #   per-frame output x0.21 (w 0.5) / x0.14 (w 0.6) on davis_bear, x0.48 / x0.44 on sam2_cups; 0.5 is
-    #   the lowest weight at or below x0.5 on both. The average also cancels part of the stroke texture
-    #   that changes from frame to frame: content distance x0.74 (bear) / x0.89 (cups) at 0.5
+    weight: float = 0.6  # history weight w in 0..1 (--temporal): out = a*warped_prev_out + (1 - a)*styled,
+    #   a = w * mask; 0 = off. A moving average along motion paths: content lags w/(1-w) frames (1.5).
+    #   Measured through `livestyle video` with the trained 2-style net (vangogh, 640x360,
+    #   tools/temporal_report.py): warping error x0.13 davis_bear, x0.42 sam2_cups, x0.42 sam2_bedroom of
+    #   per-frame output (x0.21 / x0.48 at w 0.5, in-process). The average also cancels part of the stroke
+    #   texture that changes from frame to frame: content distance x0.69 / 0.86 / 0.75 (x0.74 / 0.89 at 0.5)
     flow_backend: str = "dis"  # "dis" (OpenCV DIS, CPU), "raft" / "raft_large" (torchvision, GPU), "auto"
     flow_preset: str = "fast"  # DIS preset: "ultrafast" | "fast" | "medium". On sam2_cups (w 0.6, fb, 320 px):
     #   warping error x0.56 ultrafast (5.1 ms), x0.42 fast (6.1 ms), x0.34 medium (14.7 ms), ms under load

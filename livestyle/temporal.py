@@ -2,14 +2,16 @@
 it with the current stylization where the flow can be trusted, so brush strokes stay put instead of
 being redrawn every frame.
 
-    stab = TemporalStabilizer(TemporalConfig(weight=0.6))
+    stab = TemporalStabilizer(TemporalConfig())       # weight 0.6
     for frame in source:                              # uint8 (H, W, 3) RGB
         styled = stylizer([frame], mix)[0]            # uint8 (H, W, 3) RGB
         out = stab(frame, styled, mix=mix)            # uint8 (H, W, 3) RGB, coherent
 
-Per frame, at 640x360 (tools/bench_temporal.py on a shared 2-core CPU: 4.4 ms in all; 3.9 ms with
-check="photometric", 3.2 ms with flow_scale=0.25):
-1. Both DIS flows between the previous and current input at half size (flow_to_prev, flow_to_next).
+Per frame, at 640x360 (tools/bench_temporal.py cost on the 2-core CPU: 4.7 ms in all with the defaults,
+3.7 ms with check="photometric"; inside `livestyle video`, where the network has just evicted the
+caches, the same work measures ~6.5 ms):
+1. Both DIS flows (preset "fast") between the previous and current input shrunk to at most 256 px
+   wide (flow_to_prev, flow_to_next), whatever the video's resolution.
 2. Trust mask on that small grid: forward-backward consistency and motion boundaries (Ruder et al.
    2016), pixels whose flow leaves the frame, and pixels whose motion-compensated input changed by
    more than `photometric_threshold` (lighting, flow errors). Untrusted pixels take the fresh
