@@ -1,6 +1,7 @@
 """`livestyle video`: decode a file, stylize frames in batches, encode, carry the audio along.
 
-Decoding and encoding run in their own threads beside the network (pipeline.py; VideoConfig.pipelined).
+With VideoConfig.pipelined (`--pipeline`), decoding and encoding run in their own threads beside the
+network (pipeline.py); off by default because on 2 cores that measured slower than taking turns.
 
 The stylization is a callback, `process(frames, times_s) -> frames`, always called with consecutive
 frames in display order, so a stateful step (temporal coherence) can hook in there. Timestamps pass

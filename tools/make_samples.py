@@ -31,23 +31,27 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([bar, img], axis=0)
 
 
-def contact_sheet(model, out: Path, side: int = 240) -> None:
+def contact_sheet(model, out: Path, side: int = 200) -> None:
     import skimage.data as data
     photos = {"astronaut": data.astronaut(), "chelsea": data.chelsea(), "coffee": data.coffee()}
     stylizer = Stylizer(model.net, StylizeConfig(device="cpu", compile="off"))
     columns = [(s, s) for s in model.style_names]
     if {"monet", "vangogh"} <= set(model.presets):
         columns.append(("monet 50% + vangogh 50%", "monet:0.5,vangogh:0.5"))
-    rows = []
+    # one row per style (the photos first), one column per photo: readable with many styles
+    resized = {}
     for name, photo in photos.items():
         w, h = fit_size(photo.shape[1], photo.shape[0], max_side_px=side)
-        photo = resize_frame(photo, w, h)
-        pad = lambda im: cv2.copyMakeBorder(im, 0, 0, 0, side - im.shape[1],  # noqa: E731
-                                            cv2.BORDER_CONSTANT, value=(255, 255, 255))
-        cells = [label(pad(photo), name)]
-        for title, spec in columns:
-            cells.append(label(pad(stylizer([photo], parse_mix(spec, model))[0]), title[:34]))
-        rows.append(np.concatenate(cells, axis=1))
+        resized[name] = resize_frame(photo, w, h)
+    cell_h = max(p.shape[0] for p in resized.values())
+
+    def pad(im):
+        return cv2.copyMakeBorder(im, 0, cell_h - im.shape[0], 0, side - im.shape[1], cv2.BORDER_CONSTANT,
+                                  value=(255, 255, 255))
+    rows = [np.concatenate([label(pad(p), name) for name, p in resized.items()], axis=1)]
+    for title, spec in columns:
+        mix = parse_mix(spec, model)
+        rows.append(np.concatenate([label(pad(stylizer([p], mix)[0]), title[:40]) for p in resized.values()], axis=1))
     sheet = np.concatenate(rows, axis=0)
     cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
 
