@@ -9,7 +9,7 @@ being redrawn every frame.
 
 Per frame, at 640x360 (tools/bench_temporal.py cost on the 2-core CPU: 4.7 ms in all with the defaults,
 3.7 ms with check="photometric"; inside `livestyle video`, where the network has just evicted the
-caches, the same work measures ~6.5 ms):
+caches, the same work measures ~6 ms):
 1. Both DIS flows (preset "fast") between the previous and current input shrunk to at most 256 px
    wide (flow_to_prev, flow_to_next), whatever the video's resolution.
 2. Trust mask on that small grid: forward-backward consistency and motion boundaries (Ruder et al.
