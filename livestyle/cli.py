@@ -204,6 +204,8 @@ def _cmd_bench(args) -> int:
     if busy > 0.5:
         _warn(f"{busy:.1f} of {cores} cores are busy with other work: timings will be slow and noisy")
     cfg = bench.parse_arch(args.arch)
+    if args.clip and not args.no_e2e and not os.path.isfile(args.clip):  # before minutes of timing
+        raise FileNotFoundError(f"--clip: input not found: {args.clip}")
     resolutions = args.resolution or [(640, 360)]
     modes = args.modes.split(",")
     ref_modes = tuple(args.reference_modes.split(","))

@@ -144,8 +144,9 @@ class TemporalConfig:
     flow_preset: str = "fast"  # DIS preset: "ultrafast" | "fast" | "medium". On sam2_cups (w 0.6, fb, 320 px):
     #   warping error x0.56 ultrafast (5.1 ms), x0.42 fast (6.1 ms), x0.34 medium (14.7 ms), ms under load
     flow_scale: float = 0.5  # estimate flow on frames shrunk by this factor, then upsample the vectors
-    flow_max_width: int | None = 256  # ...and at most this wide (640x360 -> 256x144, 1280x720 too): fast at
-    #   256 px costs what ultrafast at 320 did (x0.44 vs x0.42 at 320 px) and does not grow with resolution
+    flow_max_width: int | None = 256  # ...and at most this wide (640x360 -> 256x144, 1280x720 too), so the
+    #   cost does not grow with resolution: 4.7 ms per frame in all vs 5.5 ms for fast at 320 px and 4.2 ms
+    #   for ultrafast at 320 px (tools/bench_temporal.py cost); sam2_cups x0.44 vs x0.42 fast at 320 px
     check: str = "fb"  # "fb": forward-backward consistency + motion boundaries (Ruder et al. 2016; two flows
     #   per frame). "photometric": one flow; motion boundaries, out-of-frame and pixels whose warped previous
     #   input does not match are distrusted: ~1.5 ms cheaper, x0.39 on sam2_cups, but it let a disoccluded

@@ -281,17 +281,15 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
             x = data.batch(step, cfg.batch_size, device)  # (B, 3, S, S)
             idx = _style_indices(step, cfg.batch_size, len(specs), cfg.batch_styles, rank, world).to(device)
             style = F.one_hot(idx + n_old, n_old + len(specs)).float()  # (B, n_styles)
-            if cfg.temporal_weight > 0:  # the batch and a moved copy through the net together
-                g = torch.Generator().manual_seed((cfg.seed * 1_000_003 + rank) * 10_000_019 + step)
-                x_moved, flow_to_prev, mask = moved_pair(x, cfg.motion, g)
-                with autocast():
+            with autocast():
+                if cfg.temporal_weight > 0:  # the batch and a moved copy through the net together
+                    g = torch.Generator().manual_seed((cfg.seed * 1_000_003 + rank) * 10_000_019 + step)
+                    x_moved, flow_to_prev, mask = moved_pair(x, cfg.motion, g)
                     y, y_moved = model(torch.cat((x, x_moved)), torch.cat((style, style))).chunk(2)
                     loss_tc = cfg.temporal_weight * temporal_loss(y_moved.float(), y.float(), flow_to_prev, mask)
-            else:
-                loss_tc = torch.zeros((), device=device)
-            with autocast():
-                if cfg.temporal_weight <= 0:
+                else:
                     y = model(x, style)  # (B, 3, S, S) float32 in [0, 1]
+                    loss_tc = torch.zeros((), device=device)
                 feats_y = vgg(y.contiguous(memory_format=vgg_format))
                 with torch.no_grad():  # the content target needs VGG only up to its layer
                     feats_x = vgg(x.contiguous(memory_format=vgg_format), (cfg.content_layer,))

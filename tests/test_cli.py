@@ -105,3 +105,8 @@ def test_targets_report_says_which_targets_are_met():
                        [{"resolution": "640x360", "fps": 25.0}, {"resolution": "1280x720", "fps": 11.0}])
     assert {k: v["met"] for k, v in t.items()} == {"network_fps_640x360": True, "ratio_640x360": False,
                                                    "end_to_end_fps_640x360": False, "end_to_end_fps_1280x720": True}
+
+
+def test_bench_refuses_a_missing_clip_before_timing_anything(capsys):
+    assert cli.main(["bench", "--clip", "/nonexistent/clip.mp4"]) == 2
+    assert "input not found: /nonexistent/clip.mp4" in capsys.readouterr().err
