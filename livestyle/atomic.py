@@ -26,13 +26,31 @@ def _normal_mode(path: str) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+def check_output_path(path: str | os.PathLike, *, overwrite: bool = False,
+                      input_path: str | os.PathLike | None = None) -> None:
+    """The one check every output goes through before any work: never the input (also through a link),
+    an existing file only with `overwrite` (never a folder), and a folder that exists and is writable."""
+    path = str(path)
+    if input_path is not None and os.path.exists(path) and os.path.exists(input_path) \
+            and os.path.samefile(input_path, path):
+        raise ValueError(f"output {path} is the input file; livestyle never writes over its input")
+    if os.path.isdir(path):
+        raise ValueError(f"output {path} is a folder; expected a file name")
+    if os.path.exists(path) and not overwrite:
+        raise ValueError(f"output {path} exists; pass --overwrite to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"output folder {folder} is not writable")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, *, overwrite: bool = False, suffix: str | None = None) -> Iterator[str]:
     """Yield a temporary path beside `path` (same extension, hidden name); on normal exit rename it
     to `path`, on any exception delete it. An existing `path` is only replaced with `overwrite`."""
+    check_output_path(path, overwrite=overwrite)
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise ValueError(f"output {path} exists; pass --overwrite to replace it")
     tmp = reserve_temp(path, suffix=suffix)
     try:
         yield tmp

@@ -190,39 +190,29 @@ def end_to_end(clip: str, cfg: NetConfig, *, device: str = "cpu", max_side_px: i
 
     from .config import StylizeConfig, TemporalConfig, VideoConfig
     from .sources import VideoFileSource
-    from .stylize import Stylizer
-    from .temporal import TemporalStabilizer
+    from .stylize import StreamStylizer
     from .transcode import stylize_video
 
     torch.manual_seed(0)
     net = StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 2}))
     scfg = StylizeConfig(device=device, max_side_px=max_side_px, batch_size=batch_size,
                          compile="on" if warm_compile else "off")
-    stylizer = Stylizer(net, scfg)
+    tcfg = TemporalConfig(weight=temporal) if temporal > 0 else None
+    step = StreamStylizer(net, scfg, tcfg)
     with VideoFileSource(clip, max_side_px=max_side_px, even=True) as src:
         width, height = src.width, src.height
     if warm_compile:
-        stylizer.warm_up(width, height, batch=batch_size)
+        step.warm_up(width, height, batch=batch_size)
     mix = torch.tensor([0.5, 0.5])
     results = []
     for _ in range(runs):
-        stab = TemporalStabilizer(TemporalConfig(weight=temporal)) if temporal > 0 else None
-        temporal_s = 0.0
-
-        def process(frames, times_s):
-            nonlocal temporal_s
-            styled = stylizer(frames, mix)
-            if stab is None:
-                return styled
-            t0 = time.perf_counter()
-            out = stab.process(frames, styled, mixes=[mix] * len(frames), times_s=times_s)
-            temporal_s += time.perf_counter() - t0
-            return out
-
+        step.reset()
+        step.temporal_s = 0.0
         with tempfile.TemporaryDirectory() as tmp:
-            s = stylize_video(clip, os.path.join(tmp, "bench.mp4"), process,
+            s = stylize_video(clip, os.path.join(tmp, "bench.mp4"), step, mix,
                               video_cfg=VideoConfig(overwrite=True, pipelined=pipelined,
-                                                    **({"preset": preset} if preset else {})), stylize_cfg=scfg)
+                                                    **({"preset": preset} if preset else {})))
+        temporal_s = step.temporal_s
         network_s = s.network_s - temporal_s
         total = s.seconds
         results.append({

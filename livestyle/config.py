@@ -113,6 +113,12 @@ class TrainConfig:
     # MSE is ~1e-5 of the others (5 vs 2e5), so it adds nothing but time: dropping it stops VGG at relu3_3
     # (-4% s/step at 256 px). For larger-scale structure add "relu4_3" at ~4e4 (an equal share).
     style_layers: dict[str, float] = field(default_factory=lambda: {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0})
+    loss_norm: str = "none"  # "none": raw MSEs times the weights above (Johnson et al.); "target": every
+    #   style layer's Gram MSE divided by the painting's mean squared Gram and the content MSE by the photo's
+    #   mean squared feature (losses.gram_distance / content_distance), so each layer counts by how far it is
+    #   from the target, whatever its scale, and the weights read as the balance of `livestyle eval`'s measures
+    holdout: str | None = None  # text file of photo file names (one a line) that training never uses: the
+    #   evaluation photos (`livestyle eval --holdout` scores exactly these)
     batch_styles: str = "mixed"  # "mixed": each sample of a batch has its own style; "single": one per batch
     vgg: str | None = None  # local VGG features file (else $LIVESTYLE_VGG, else torchvision's weights)
     vgg_convention: str | None = None  # "caffe" | "torchvision"; None: from the file name

@@ -16,11 +16,10 @@ import cv2
 import numpy as np
 import torch
 
-from .frames import frames_to_tensor, read_image
+from .frames import frames_to_tensor
+from .images import IMAGE_EXTS, decode_image, read_image
 
 log = logging.getLogger(__name__)
-
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def list_images(folder: str | os.PathLike, *, what: str = "content") -> list[str]:
@@ -36,11 +35,19 @@ def list_images(folder: str | os.PathLike, *, what: str = "content") -> list[str
     return paths
 
 
-def decode_image(path: str) -> np.ndarray | None:
-    """An image file as an RGB frame, or None when it cannot be decoded (callers skip and count it)."""
-    data = np.fromfile(path, dtype=np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+def read_name_list(path: str | os.PathLike) -> set[str]:
+    """File names listed one a line in a text file ('#' starts a comment): a held-out photo set."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.split("#", 1)[0].strip() for line in f]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"held-out list not found: {path}") from None
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise ValueError(f"expected a text file of photo names, one a line, got {path}") from None
+    names = {os.path.basename(line) for line in lines if line}
+    if not names:
+        raise ValueError(f"held-out list {path} names no photos")
+    return names
 
 
 def _resize_short_side(img: np.ndarray, short_px: int) -> np.ndarray:
@@ -66,8 +73,11 @@ class ImageFolder:
     size_px), cropped to size_px x size_px at a random place and flipped left-right half the time.
     Unreadable files are skipped (the next photo of the permutation is used) and counted in `skipped`."""
 
-    def __init__(self, folder: str | os.PathLike, *, size_px: int, seed: int = 0, rank: int = 0, world_size: int = 1):
-        self.paths = list_images(folder)
+    def __init__(self, folder: str | os.PathLike, *, size_px: int, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 exclude: set[str] | frozenset[str] = frozenset()):
+        self.paths = [p for p in list_images(folder) if os.path.basename(p) not in exclude]
+        if not self.paths:
+            raise ValueError(f"content folder {folder} has no images outside the held-out list")
         if len(self.paths) < world_size:
             raise ValueError(f"content folder {folder} has {len(self.paths)} images, fewer than the {world_size} ranks")
         self.size_px, self.seed, self.rank, self.world_size = size_px, seed, rank, world_size
@@ -162,13 +172,7 @@ def parse_style_specs(specs: list[str]) -> list[tuple[str, str]]:
 
 def load_style_image(path: str, *, max_side_px: int, device: str | torch.device = "cpu") -> torch.Tensor:
     """A style image scaled so its longest side is max_side_px: float (1, 3, H, W) in [0, 1]."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"style image not found: {path}")
-    try:
-        img = read_image(path)
-    except ValueError:
-        raise ValueError(f"style image {path} is not a readable image "
-                         "(expected PNG, JPEG, WebP, BMP or TIFF)") from None
+    img = read_image(path, what="style image")
     h, w = img.shape[:2]
     scale = max_side_px / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

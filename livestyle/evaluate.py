@@ -1,13 +1,19 @@
-"""Quality report for a trained model: how stylized and how recognisable its outputs are.
+"""Quality report for a trained model: how much each style looks like its painting, and how much of the
+photo survives. The measures (defined once here; the README repeats them in two lines):
 
-For each style and each photo (scaled so its longest side is max_side_px):
-  style distance    Gram loss of the output to the style image, divided by the same loss for the
-                    unstylized photo: 1 = no more like the style than the photo, lower = more stylized.
-                    The style image is scaled to the output's longest side, and the loss is the training
-                    style loss (Gram MSE over the model's style_layers with their weights).
-  content distance  relu3_3 feature MSE between output and photo, divided by the photo's own mean squared
-                    relu3_3 activation: 0 = same features, 1 = an error as large as the features themselves.
-Both are averaged over the photos. A contact sheet shows rows of photos, the photo first, then each style.
+For one VGG16 layer, a Gram matrix is the feature map's (C, C) product divided by C*H*W, and the layer's
+*distance* of an image to the painting is mean((G_image - G_painting)^2) / mean(G_painting^2). The
+painting is resized so its longest side equals the output's; photos are scored at their own size (their
+longest side capped at max_side_px, 512 by default). A *ratio* is the distance of the stylized output
+divided by that of the unstylized photo, averaged over photos: 1 = no more like the painting than the
+photo, lower = closer to the painting.
+  texture ratio     mean of the ratios at relu3_3 and relu4_3: strokes and motifs, which a palette
+                    shift cannot fake
+  Gram ratio        sum of the distances at relu1_2, relu2_2, relu3_3 and relu4_3 of the output over the
+                    same sum for the photo (colour and texture together)
+  content distance  relu3_3 MSE between output and photo over the photo's mean squared relu3_3
+                    activation: 0 = same features, 1 = an error as large as the features
+A contact sheet shows rows of photos, the photo first, then each style.
 """
 from __future__ import annotations
 
@@ -15,17 +21,17 @@ import dataclasses
 import logging
 import os
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .atomic import atomic_write_bytes
-from .config import TrainConfig
-from .data import decode_image, list_images, load_style_image
-from .frames import encode_image, fit_size, frames_to_tensor, resize_frame, tensor_to_frame
-from .losses import gram_matrix, style_loss
+from .data import list_images, load_style_image, read_name_list
+from .frames import frames_to_tensor, tensor_to_frame
+from .images import decode_image, encode_image, fit_size, resize_frame
+from .losses import content_distance, gram_distance, gram_matrix
 from .model import resolve_device
 from .vgg import load_vgg
 from .weights import load_stylenet
@@ -33,19 +39,59 @@ from .weights import load_stylenet
 log = logging.getLogger(__name__)
 
 CONTENT_LAYER = "relu3_3"
+GRAM_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+TEXTURE_LAYERS = ("relu3_3", "relu4_3")
+DEFINITIONS = {
+    "texture_ratio": "mean over relu3_3, relu4_3 of Gram distance(output)/Gram distance(photo) to the painting; "
+                     "1 = unstyled, lower = closer",
+    "gram_ratio": "sum over relu1_2..relu4_3 of the output's Gram distances / the same sum for the photo",
+    "content_distance": "relu3_3 MSE of output vs photo / mean square of the photo's relu3_3 (0 = same)",
+    "gram_distance": "mean((G - G_painting)^2) / mean(G_painting^2), G = features' Gram / (C*H*W)",
+}
 
 
 @dataclass
 class StyleScore:
     name: str
-    style_distance: float  # mean output/photo Gram loss ratio; lower = more stylized
+    texture_ratio: float  # mean over photos; lower = closer to the painting's strokes and motifs
+    gram_ratio: float  # mean over photos; lower = closer to the painting's statistics at all four layers
     content_distance: float  # mean normalised relu3_3 MSE to the photo; lower = more content kept
     photos: int
+    layer_ratios: dict[str, float] = dataclasses.field(default_factory=dict)  # per layer, mean over photos
     # the same measures for Gatys et al. optimisation of the first `gatys_photos` photos (what the
     # losses can reach when each image is optimised on its own); None when not asked for
-    gatys_style_distance: float | None = None
+    gatys_texture_ratio: float | None = None
+    gatys_gram_ratio: float | None = None
     gatys_content_distance: float | None = None
     gatys_photos: int = 0
+
+
+@dataclass
+class _Sums:
+    texture: float = 0.0
+    gram: float = 0.0
+    content: float = 0.0
+    layers: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(GRAM_LAYERS, 0.0))
+    n: int = 0
+
+    def add(self, m: dict) -> None:
+        self.texture += m["texture"]
+        self.gram += m["gram"]
+        self.content += m["content"]
+        for k in GRAM_LAYERS:
+            self.layers[k] += m["layers"][k]
+        self.n += 1
+
+
+def measure(feats_y, feats_x, grams_painting: dict[str, torch.Tensor]) -> dict:
+    """The measures of one output against its photo and painting (VGG features with GRAM_LAYERS and
+    CONTENT_LAYER; painting Grams (1, C, C) per layer): texture and Gram ratios, content distance."""
+    d_y = {k: gram_distance(gram_matrix(getattr(feats_y, k)), grams_painting[k]).item() for k in GRAM_LAYERS}
+    d_x = {k: gram_distance(gram_matrix(getattr(feats_x, k)), grams_painting[k]).item() for k in GRAM_LAYERS}
+    ratios = {k: d_y[k] / max(d_x[k], 1e-12) for k in GRAM_LAYERS}
+    return {"texture": sum(ratios[k] for k in TEXTURE_LAYERS) / len(TEXTURE_LAYERS),
+            "gram": sum(d_y.values()) / max(sum(d_x.values()), 1e-12), "layers": ratios,
+            "content": content_distance(getattr(feats_y, CONTENT_LAYER), getattr(feats_x, CONTENT_LAYER)).item()}
 
 
 def style_images_for(model, styles: dict[str, str] | None) -> dict[str, str]:
@@ -85,36 +131,43 @@ def _label(text: str, cell_px: int) -> np.ndarray:
 
 
 def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None = None, limit: int | None = None,
-             max_side_px: int = 256, device: str = "auto", vgg: str | None = None, vgg_convention: str | None = None,
-             sheet: str | None = None, cell_px: int = 192, gatys_photos: int = 0,
-             gatys_iterations: int = 100) -> list[StyleScore]:
-    """Score every style of the model on the photos; optionally write a contact sheet (PNG/JPEG).
-    With `gatys_photos`, the first that many photos are also optimised per style with livestyle.gatys
-    (coarse to fine, `gatys_iterations` at full size) and scored the same way, as a reference."""
+             holdout: str | None = None, max_side_px: int = 512, device: str = "auto", vgg: str | None = None,
+             vgg_convention: str | None = None, sheet: str | None = None, cell_px: int = 192,
+             gatys_photos: int = 0, gatys_iterations: int = 100,
+             progress: Callable[[int, int], None] | None = None) -> list[StyleScore]:
+    """Score every style of the model on the photos (only those named in the `holdout` list, when
+    given); optionally write a contact sheet (PNG/JPEG). With `gatys_photos`, the first that many photos
+    are also optimised per style with livestyle.gatys (coarse to fine, `gatys_iterations` at full size)
+    and scored the same way, as a reference. `progress(done, total)` after each photo."""
     dev = resolve_device(device)
     model = load_stylenet(model_path, device=dev)
     paths = style_images_for(model, styles)
-    record = model.training if isinstance(model.training, dict) else {}
-    layer_weights = record.get("style_layers") or TrainConfig().style_layers
-    layers = tuple(dict.fromkeys([*layer_weights, CONTENT_LAYER]))
-    net_vgg = load_vgg(layers, path=vgg, convention=vgg_convention).to(dev)
     photo_paths = list_images(photos_dir, what="photo")
+    if holdout:
+        names = read_name_list(holdout)
+        missing = sorted(names - {os.path.basename(p) for p in photo_paths})
+        if missing:
+            raise FileNotFoundError(f"--holdout {holdout} names {len(missing)} photo(s) not in {photos_dir}, "
+                                    f"e.g. {missing[0]}")
+        photo_paths = [p for p in photo_paths if os.path.basename(p) in names]
     if limit is not None:
         photo_paths = photo_paths[:limit]
+    net_vgg = load_vgg(tuple(dict.fromkeys([*GRAM_LAYERS, CONTENT_LAYER])), path=vgg,
+                       convention=vgg_convention).to(dev)
 
     style_cache: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
-    sums = {n: [0.0, 0.0] for n in model.style_names}
-    gatys_sums = {n: [0.0, 0.0] for n in model.style_names}
+    sums = {n: _Sums() for n in model.style_names}
+    gatys_sums = {n: _Sums() for n in model.style_names}
     gatys_used = 0
 
-    def score(y, feats_x, energy_x, grams):
-        feats_y = net_vgg(y)
-        ratio = style_loss(feats_y, grams, layer_weights) / style_loss(feats_x, grams, layer_weights).clamp_min(1e-12)
-        content = F.mse_loss(feats_y.relu3_3, feats_x.relu3_3) / energy_x.clamp_min(1e-12)
-        return ratio.item(), content.item()
+    def painting_grams(name: str, side: int) -> dict[str, torch.Tensor]:
+        if (name, side) not in style_cache:  # the painting at the output's scale
+            fs = net_vgg(load_style_image(paths[name], max_side_px=side, device=dev))
+            style_cache[name, side] = {k: gram_matrix(getattr(fs, k)) for k in GRAM_LAYERS}
+        return style_cache[name, side]
 
     rows, used = [], 0
-    for path in photo_paths:
+    for k, path in enumerate(photo_paths):
         frame = decode_image(path)
         if frame is None:
             log.warning("skipping unreadable image %s", path)
@@ -125,17 +178,10 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
         side = max(w, h)
         with torch.no_grad():
             feats_x = net_vgg(x)
-            energy_x = feats_x.relu3_3.pow(2).mean()
             row = [frame]
             for i, name in enumerate(model.style_names):
-                if (name, side) not in style_cache:  # the style at the output's scale
-                    fs = net_vgg(load_style_image(paths[name], max_side_px=side, device=dev))
-                    style_cache[name, side] = {k: gram_matrix(getattr(fs, k)) for k in layer_weights}
-                grams = style_cache[name, side]
                 y = model.net(x, i)
-                ratio, content = score(y, feats_x, energy_x, grams)
-                sums[name][0] += ratio
-                sums[name][1] += content
+                sums[name].add(measure(net_vgg(y), feats_x, painting_grams(name, side)))
                 row.append(tensor_to_frame(y))
         if gatys_used < gatys_photos:
             from .config import GatysConfig
@@ -146,19 +192,21 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
                 style_img = load_style_image(paths[name], max_side_px=side, device=dev)
                 y = optimize(x, [style_img], gcfg).to(dev)
                 with torch.no_grad():
-                    ratio, content = score(y, feats_x, energy_x, style_cache[name, side])
-                gatys_sums[name][0] += ratio
-                gatys_sums[name][1] += content
+                    gatys_sums[name].add(measure(net_vgg(y), feats_x, painting_grams(name, side)))
             gatys_used += 1
         rows.append((os.path.basename(path), row))
         used += 1
+        if progress:
+            progress(k + 1, len(photo_paths))
     if not used:
         raise ValueError(f"no readable photos in {photos_dir}")
-    scores = [StyleScore(n, s / used, c / used, used) for n, (s, c) in sums.items()]
+    scores = [StyleScore(n, s.texture / s.n, s.gram / s.n, s.content / s.n, s.n,
+                         {k: v / s.n for k, v in s.layers.items()}) for n, s in sums.items()]
     if gatys_used:
         for sc in scores:
-            gs, gc = gatys_sums[sc.name]
-            sc.gatys_style_distance, sc.gatys_content_distance, sc.gatys_photos = gs / gatys_used, gc / gatys_used, gatys_used
+            g = gatys_sums[sc.name]
+            sc.gatys_texture_ratio, sc.gatys_gram_ratio = g.texture / g.n, g.gram / g.n
+            sc.gatys_content_distance, sc.gatys_photos = g.content / g.n, g.n
 
     if sheet:
         header = np.concatenate([_label("photo", cell_px)] + [_label(n, cell_px) for n in model.style_names], axis=1)

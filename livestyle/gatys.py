@@ -397,12 +397,12 @@ def _open_work_dir(work: Path, settings: dict, resume: bool) -> None:
 
 
 def _read_png(path: Path) -> np.ndarray:
-    from .frames import read_image
+    from .images import read_image
     return read_image(str(path))
 
 
 class _GatysFrames:
-    """The stateful `process` callback of transcode.stylize_video: one frame at a time, in order."""
+    """The stateful `process` callback of transcode.transcode: one frame at a time, in order."""
 
     def __init__(self, opt: GatysOptimizer, work: Path, progress: Progress | None):
         from .flow import FlowEstimator
@@ -422,7 +422,8 @@ class _GatysFrames:
 
     def _one(self, frame: np.ndarray) -> np.ndarray:
         from .atomic import atomic_write_bytes
-        from .frames import encode_image, frame_to_tensor, tensor_to_frame
+        from .frames import frame_to_tensor, tensor_to_frame
+        from .images import encode_image
 
         i, path = self.index, self.work / f"{self.index:06d}.png"
         t0 = time.perf_counter()
@@ -495,7 +496,7 @@ def gatys_video(in_path: str | os.PathLike, out_path: str | os.PathLike, styles:
                 video_cfg=None, resume: bool = True, keep_frames: bool = False, progress: Progress | None = None,
                 vgg: VGGFeatures | None = None):
     """Gatys per frame with Ruder et al.'s temporal consistency, written as a video like `livestyle video`
-    (transcode.stylize_video: timestamps and audio kept, output atomic). Frames are shrunk to
+    (transcode.transcode: timestamps and audio kept, output atomic). Frames are shrunk to
     cfg.max_side_px, or resized to `size` (width, height) when given. Frame 0 starts from cfg.init at all cfg.scales; each later frame from the previous
     output warped along the flow between the input frames (DIS), at full size only, for
     video_iterations, with the temporal loss on the trusted pixels.
@@ -509,17 +510,17 @@ def gatys_video(in_path: str | os.PathLike, out_path: str | os.PathLike, styles:
     progress gets dicts: "stage"/"iteration"/"snapshot" events of each optimisation (with "frame"),
     and {"event": "frame", "frame", "frames" (None until known), "resumed", "seconds", "mean_s", "eta_s"}
     after each frame."""
+    from .atomic import check_output_path
     from .config import StylizeConfig, VideoConfig
     from .sinks import even_required
     from .sources import VideoFileSource
-    from .transcode import stylize_video
+    from .transcode import transcode
 
     in_path, out_path = str(in_path), str(out_path)
     video_cfg = video_cfg or VideoConfig()
-    if os.path.exists(out_path) and not video_cfg.overwrite:
-        raise ValueError(f"output {out_path} exists; pass --overwrite to replace it")
+    check_output_path(out_path, overwrite=video_cfg.overwrite, input_path=in_path)
     stylize_cfg = StylizeConfig(device=cfg.device, batch_size=1, max_side_px=cfg.max_side_px, size=size)
-    even = any(even_required(video_cfg.pix_fmt))  # as stylize_video sizes the frames
+    even = any(even_required(video_cfg.pix_fmt))  # as transcode sizes the frames
     with VideoFileSource(in_path, max_side_px=cfg.max_side_px, size=size, even=even) as src:
         size, total = (src.width, src.height), src.frames_expected
     opt = GatysOptimizer(styles, cfg, weights=weights, vgg=vgg)
@@ -530,7 +531,7 @@ def gatys_video(in_path: str | os.PathLike, out_path: str | os.PathLike, styles:
     done = len(list(work.glob("[0-9]" * 6 + ".png")))
     if done:
         log.info("%s: resuming, %d finished frames in %s", out_path, done, work)
-    summary = stylize_video(in_path, out_path, frames, video_cfg=video_cfg, stylize_cfg=stylize_cfg)
+    summary = transcode(in_path, out_path, frames, video_cfg=video_cfg, stylize_cfg=stylize_cfg)
     if not keep_frames:
         shutil.rmtree(work, ignore_errors=True)
     return summary

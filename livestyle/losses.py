@@ -29,18 +29,42 @@ def gram_matrix(f: torch.Tensor) -> torch.Tensor:
         return torch.bmm(x, x.transpose(1, 2)) / (c * h * w)  # (N, C, C)
 
 
-def content_loss(f: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared feature difference (Johnson et al.'s feature reconstruction loss)."""
-    return F.mse_loss(f.float(), target.float())
+def content_loss(f: torch.Tensor, target: torch.Tensor, *, normalized: bool = False) -> torch.Tensor:
+    """Mean squared feature difference (Johnson et al.'s feature reconstruction loss). `normalized`:
+    each sample's MSE divided by its target's mean squared activation, so 1 = an error as large as the
+    features themselves at any layer (the content distance of `livestyle eval`)."""
+    if not normalized:
+        return F.mse_loss(f.float(), target.float())
+    return content_distance(f, target).mean()
 
 
-def style_loss(feats, target_grams: dict[str, torch.Tensor], layer_weights: dict[str, float]) -> torch.Tensor:
+def content_distance(f: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(N,) MSE of features to target / mean square of target, per sample."""
+    f, target = f.float(), target.float()
+    return (f - target).pow(2).flatten(1).mean(1) / target.pow(2).flatten(1).mean(1).clamp_min(1e-12)
+
+
+def gram_distance(g: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(N,) mean((G - G_target)^2) / mean(G_target^2) for Grams (N, C, C) and targets (1 or N, C, C): the
+    Gram distance of one layer, independent of the layer's scale (0 = the painting's statistics)."""
+    target = target.expand_as(g)
+    return (g - target).pow(2).flatten(1).mean(1) / target.pow(2).flatten(1).mean(1).clamp_min(1e-30)
+
+
+def style_loss(feats, target_grams: dict[str, torch.Tensor], layer_weights: dict[str, float], *,
+               normalized: bool = False) -> torch.Tensor:
     """sum over layers of weight * MSE(Gram(features), target Gram). `feats` has the layers as attributes
-    (`feats.relu2_2`); each target is (1, C, C) for one style or (N, C, C), one row per sample."""
+    (`feats.relu2_2`); each target is (1, C, C) for one style or (N, C, C), one row per sample.
+    `normalized`: each layer's term is its gram_distance instead (mean over the batch), so every layer
+    contributes by how far its statistics are from the painting's and not by its raw scale (with the
+    Caffe VGG the relu4_3 Gram MSE is ~1e-5 of relu1_2's)."""
     total = 0.0
     for name, weight in layer_weights.items():
         g = gram_matrix(getattr(feats, name))  # (N, C, C)
-        total = total + weight * F.mse_loss(g, target_grams[name].expand_as(g))
+        if normalized:
+            total = total + weight * gram_distance(g, target_grams[name]).mean()
+        else:
+            total = total + weight * F.mse_loss(g, target_grams[name].expand_as(g))
     return total
 
 

@@ -147,15 +147,15 @@ class StyleNet(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor | int | None = None) -> torch.Tensor:
         n, _, h, w = x.shape
         s = self.style_vector(style, n)
+        # pad bottom/right only (cropping the same sides keeps alignment): first, by replication, up to the
+        # smallest size every padded conv takes (>= 2 at the lowest resolution; only tiny inputs), then by
+        # reflection to a multiple of the total stride. No branches on the size, so torch.export and ONNX
+        # keep H and W dynamic (livestyle.export); a zero pad is a no-op.
         stride = 2**self.cfg.n_downsample
-        # smallest size every padded conv can take: >= outer kernel at full resolution, >= 2 at the lowest
         min_side = -(-max(self.cfg.outer_kernel, 2 * stride) // stride) * stride
-        ph = max(-(-h // stride) * stride, min_side) - h
-        pw = max(-(-w // stride) * stride, min_side) - w
-        if ph or pw:
-            # pad bottom/right only, to a multiple of the stride; cropping the same sides keeps alignment
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        eh, ew = torch.sym_max(min_side - h, 0), torch.sym_max(min_side - w, 0)
+        x = F.pad(x, (0, ew, 0, eh), mode="replicate")
+        x = F.pad(x, (0, (-(w + ew)) % stride, 0, (-(h + eh)) % stride), mode="reflect")
         y = self.head(x, s)
         for layer in self.down:
             y = layer(y, s)

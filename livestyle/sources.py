@@ -16,7 +16,7 @@ from typing import Iterator, NamedTuple, Sequence
 import av
 import numpy as np
 
-from .frames import fit_size, resize_frame
+from .images import fit_size, resize_frame
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 
 import numpy as np
 import torch
 
 from .color import transfer_luminance
-from .config import StylizeConfig
+from .config import StylizeConfig, TemporalConfig
 from .frames import frames_to_tensor, tensor_to_frames
 from .model import StyleNet, resolve_device
 
@@ -122,10 +123,12 @@ class Stylizer:
                              name=f"livestyle-compile-{key}").start()
         return eager
 
-    def _frames_path(self) -> bool:
+    def _frames_path(self, strength: float | None = None, preserve_color: bool | None = None) -> bool:
         """Frames go through the fused uint8 module unless strength or colour preservation need the
         float input afterwards."""
-        return self.cfg.strength == 1.0 and not self.cfg.preserve_color
+        strength = self.cfg.strength if strength is None else strength
+        preserve_color = self.cfg.preserve_color if preserve_color is None else preserve_color
+        return strength == 1.0 and not preserve_color
 
     def warm_up(self, width: int, height: int, batch: int = 1) -> None:
         """Compile ahead for a frame size (blocking), e.g. before a live stream opens its window."""
@@ -148,20 +151,27 @@ class Stylizer:
     # -- stylizing --------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def stylize_tensor(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
-        """float (N, 3, H, W) in [0, 1] -> same shape, stylized, strength and colour applied."""
+    def stylize_tensor(self, x: torch.Tensor, mix: torch.Tensor, *, strength: float | None = None,
+                       preserve_color: bool | None = None) -> torch.Tensor:
+        """float (N, 3, H, W) in [0, 1] -> same shape, stylized, strength and colour applied (per call, or
+        the config's when None)."""
+        strength = self.cfg.strength if strength is None else strength
+        preserve_color = self.cfg.preserve_color if preserve_color is None else preserve_color
+        x = x.to(self.device)
         mix = mix.to(self.device, torch.float32)
         xin = self._layout(x)
         run = self._runner("float", xin, mix)
         styled = run(xin, mix).float()
-        if self.cfg.preserve_color:
+        if preserve_color:
             styled = transfer_luminance(x, styled)
-        s = self.cfg.strength
-        if s != 1.0:
-            styled = x + s * (styled - x)  # 0 -> input, 1 -> full style
+        if strength != 1.0:
+            styled = x + strength * (styled - x)  # 0 -> input, 1 -> full style
         return styled
 
-    def __call__(self, frames: list[np.ndarray], mix: torch.Tensor) -> list[np.ndarray]:
+    def __call__(self, frames: list[np.ndarray], mix: torch.Tensor, *, strength: float | None = None,
+                 preserve_color: bool | None = None) -> list[np.ndarray]:
+        """uint8 (H, W, 3) RGB frames -> stylized frames; `strength` and `preserve_color` per call
+        (None: the config's)."""
         if not frames:
             return []
         n = len(frames)
@@ -172,11 +182,59 @@ class Stylizer:
             frames = frames + [frames[-1]] * (full - n)
             if mix.dim() == 2:
                 mix = torch.cat([mix, mix[-1:].expand(full - n, -1)])
-        if not self._frames_path():
+        if not self._frames_path(strength, preserve_color):
             x = frames_to_tensor(frames, self.device)  # (N, 3, H, W)
-            return tensor_to_frames(self.stylize_tensor(x, mix))[:n]
+            return tensor_to_frames(self.stylize_tensor(x, mix, strength=strength, preserve_color=preserve_color))[:n]
         with torch.inference_mode():
             x8 = torch.from_numpy(np.stack(frames)).to(self.device)  # (N, H, W, 3) uint8
             mix = mix.to(self.device, torch.float32)
             out = self._runner("uint8", x8, mix)(x8, mix).cpu().numpy()  # (N, H, W, 3) uint8
         return [np.ascontiguousarray(f) for f in out[:n]]
+
+
+class StreamStylizer:
+    """One frame step, the same for `video`, `webcam`, `bench`, the tools and the Python API: the network
+    (the fused uint8 graph whenever strength is 1 and colours are not kept), strength, colour preservation,
+    then temporal coherence along optical flow (temporal.TemporalStabilizer), in that order.
+
+        step = StreamStylizer(model.net, StylizeConfig(), TemporalConfig(weight=0.6))
+        for frames, times_s in batches:                      # consecutive uint8 (H, W, 3) RGB frames
+            out = step(frames, mix, times_s=times_s)         # mix: (n_styles,) or (N, n_styles)
+
+    Frames must come in display order, one stream per StreamStylizer (coherence carries the previous
+    output along); `reset()` starts a new stream. `strength`, `preserve_color` and `temporal` may change
+    from call to call (live keys); `temporal_s` adds up the time spent in coherence."""
+
+    def __init__(self, net: StyleNet, cfg: StylizeConfig, temporal: TemporalConfig | None = None):
+        from .temporal import TemporalStabilizer
+
+        self.cfg = cfg
+        self.stylizer = Stylizer(net, cfg)
+        self.stabilizer = TemporalStabilizer(temporal) if temporal is not None and temporal.weight > 0 else None
+        self.temporal_s = 0.0
+
+    @property
+    def n_styles(self) -> int:
+        return self.stylizer.net.n_styles
+
+    def warm_up(self, width: int, height: int, batch: int = 1) -> None:
+        self.stylizer.warm_up(width, height, batch)
+
+    def reset(self) -> None:
+        if self.stabilizer is not None:
+            self.stabilizer.reset()
+
+    def __call__(self, frames: list[np.ndarray], mix: torch.Tensor, *, times_s: list[float] | None = None,
+                 strength: float | None = None, preserve_color: bool | None = None,
+                 temporal: bool = True) -> list[np.ndarray]:
+        styled = self.stylizer(frames, mix, strength=strength, preserve_color=preserve_color)
+        if self.stabilizer is None:
+            return styled
+        if not temporal:  # switched off live: drop the history so switching on again starts clean
+            self.stabilizer.reset()
+            return styled
+        t0 = time.perf_counter()
+        mixes = [mix[i] if mix.dim() == 2 else mix for i in range(len(frames))]
+        out = self.stabilizer.process(frames, styled, mixes=mixes, times_s=times_s)
+        self.temporal_s += time.perf_counter() - t0
+        return out

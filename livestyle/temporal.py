@@ -51,7 +51,7 @@ import numpy as np
 
 from .config import TemporalConfig
 from .flow import FlowEstimator, occlusion_mask, resize_flow, warp
-from .frames import check_frame
+from .images import check_frame
 
 log = logging.getLogger(__name__)
 

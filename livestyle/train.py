@@ -36,12 +36,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, check_output_path
 from .checkpoint import FILE_NAME, load_checkpoint, resolve_checkpoint_path, rng_state, save_checkpoint, set_rng_state
 from .config import MotionConfig, NetConfig, TrainConfig
-from .data import ImageFolder, load_style_image, parse_style_specs
+from .data import ImageFolder, load_style_image, parse_style_specs, read_name_list
 from .flow import temporal_loss
-from .frames import encode_image, tensor_to_frame
+from .frames import tensor_to_frame
+from .images import encode_image
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .motion import moved_pair
 from .model import CondInstanceNorm, StyleNet, resolve_device
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 # Fields that change what is being learned; a resume that overrides them gets a warning.
 _MODEL_FIELDS = ("styles", "content_dir", "base", "arch", "image_size", "style_size", "batch_size", "lr",
                  "warmup_steps", "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers",
-                 "batch_styles", "vgg", "vgg_convention", "seed", "temporal_weight", "motion")
+                 "loss_norm", "holdout", "batch_styles", "vgg", "vgg_convention", "seed", "temporal_weight", "motion")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -66,6 +67,17 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 def checkpoint_dir(cfg: TrainConfig) -> Path:
     return Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else Path(cfg.out).with_suffix(".ckpt")
+
+
+def check_checkpoint_dir(folder: Path) -> None:
+    """Before any training: the checkpoint folder must be a folder (or creatable) and writable."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"checkpoint folder {folder} is a file; expected a folder (--checkpoint-dir DIR)")
+    parent = folder if folder.is_dir() else folder.parent
+    if not parent.is_dir():
+        raise ValueError(f"checkpoint folder {folder}: {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"checkpoint folder {folder} is not writable")
 
 
 def config_to_dict(cfg: TrainConfig) -> dict:
@@ -173,16 +185,22 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
     ckpt = load_checkpoint(cfg.resume) if cfg.resume else None
     ckpt_path = checkpoint_dir(cfg) / FILE_NAME
     out = Path(cfg.out)
-    if not out.parent.is_dir():
-        raise ValueError(f"output folder {out.parent} does not exist")
-    if out.exists() and not (cfg.overwrite or ckpt):
-        raise ValueError(f"output {out} exists; pass --overwrite to replace it, or --resume to continue its run")
+    try:
+        check_output_path(out, overwrite=cfg.overwrite or ckpt is not None)
+    except ValueError as e:
+        raise ValueError(f"{e}, or --resume to continue its run" if out.is_file() else str(e)) from None
+    check_checkpoint_dir(checkpoint_dir(cfg))
     bf16 = use_bf16(cfg, device)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
     vgg_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
     # data and styles (checked before the slower VGG load), loss network, Gram targets
-    data = ImageFolder(cfg.content_dir, size_px=cfg.image_size, seed=cfg.seed, rank=rank, world_size=world)
+    exclude = read_name_list(cfg.holdout) if cfg.holdout else set()
+    data = ImageFolder(cfg.content_dir, size_px=cfg.image_size, seed=cfg.seed, rank=rank, world_size=world,
+                       exclude=exclude)
+    if cfg.loss_norm not in ("none", "target"):
+        raise ValueError(f"expected loss_norm 'none' or 'target', got {cfg.loss_norm!r}")
+    normalized = cfg.loss_norm == "target"
     specs = parse_style_specs(cfg.styles)
     style_size = cfg.style_size or cfg.image_size
     style_imgs = [load_style_image(path, max_side_px=style_size, device=device) for _, path in specs]
@@ -294,9 +312,9 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
                 with torch.no_grad():  # the content target needs VGG only up to its layer
                     feats_x = vgg(x.contiguous(memory_format=vgg_format), (cfg.content_layer,))
                 loss_c = cfg.content_weight * content_loss(getattr(feats_y, cfg.content_layer),
-                                                           getattr(feats_x, cfg.content_layer))
+                                                           getattr(feats_x, cfg.content_layer), normalized=normalized)
                 loss_s = cfg.style_weight * style_loss(feats_y, {k: g[idx] for k, g in target_grams.items()},
-                                                       style_layers)
+                                                       style_layers, normalized=normalized)
                 loss_t = cfg.tv_weight * tv_loss(y)
             loss = loss_c + loss_s + loss_t + loss_tc
             for group in optimizer.param_groups:  # linear warm-up: Adam's first steps move every weight by ~lr
@@ -360,7 +378,8 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
             "batch_styles": cfg.batch_styles,
             "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
             "temporal_weight": cfg.temporal_weight, "motion": dataclasses.asdict(cfg.motion),
-            "content_layer": cfg.content_layer, "style_layers": style_layers, "vgg": dataclasses.asdict(vgg.source),
+            "content_layer": cfg.content_layer, "style_layers": style_layers, "loss_norm": cfg.loss_norm,
+            "holdout": sorted(exclude), "vgg": dataclasses.asdict(vgg.source),
             "content_dir": os.path.abspath(cfg.content_dir), "skipped_images": len(data.skipped),
             "style_images": style_images,
             "final_losses": ({"content": c, "style": s, "tv": t, **({"temporal": tc} if cfg.temporal_weight > 0 else {})}

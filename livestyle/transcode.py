@@ -3,7 +3,8 @@
 With VideoConfig.pipelined (`--pipeline`), decoding and encoding run in their own threads beside the
 network (pipeline.py); off by default because on 2 cores that measured slower than taking turns.
 
-The stylization is a callback, `process(frames, times_s) -> frames`, always called with consecutive
+`stylize_video` runs a StreamStylizer (stylize.py) over the clip. Underneath, `transcode` takes any
+callback `process(frames, times_s) -> frames` (Gatys video passes its own), always called with consecutive
 frames in display order, so a stateful step (temporal coherence) can hook in there. Timestamps pass
 through in the input stream's time base, so frame rate, variable frame rate and A/V sync are kept.
 
@@ -21,12 +22,14 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from .atomic import atomic_output
 from .pipeline import reader, writer
 from .config import StylizeConfig, VideoConfig
 from .sinks import VideoFileSink, check_encoder, even_required
 from .sources import VideoFileSource
+from .stylize import StreamStylizer
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ MAX_SIDE_PX = 8192  # larger frames are refused: several GB of activations per f
 MAX_PIXELS = 36_000_000  # 36 Mpixel, e.g. 8000x4500
 
 Process = Callable[[list[np.ndarray], list[float]], list[np.ndarray]]
+MixAt = Callable[[list[float]], torch.Tensor]  # frame times (s) -> (n_styles,) or (N, n_styles) mix
 Progress = Callable[[int, "int | None"], None]
 
 
@@ -60,7 +64,7 @@ class VideoSummary:
 
 
 class VideoInterrupted(KeyboardInterrupt):
-    """Ctrl-C during stylize_video. `kept_path` holds the first `frames_done` frames (None: nothing kept)."""
+    """Ctrl-C during transcode / stylize_video. `kept_path` holds the first `frames_done` frames (None: nothing kept)."""
 
     def __init__(self, kept_path: str | None, frames_done: int, frames_total: int | None):
         self.kept_path, self.frames_done, self.frames_total = kept_path, frames_done, frames_total
@@ -86,10 +90,26 @@ def check_frame_size(path: str, width: int, height: int) -> None:
                          "pass --max-side 1920 or smaller")
 
 
-def stylize_video(in_path: str | os.PathLike, out_path: str | os.PathLike, process: Process, *,
-                  video_cfg: VideoConfig, stylize_cfg: StylizeConfig,
+def stylize_video(in_path: str | os.PathLike, out_path: str | os.PathLike, step: StreamStylizer,
+                  mix_at: MixAt | torch.Tensor, *, video_cfg: VideoConfig | None = None,
                   progress: Progress | None = None) -> VideoSummary:
-    """Stylize every frame of `in_path` into `out_path`; see the module docstring."""
+    """Stylize every frame of `in_path` into `out_path` through the frame step `step` (network, strength,
+    colour, temporal coherence), with the style mix `mix_at(times_s)` for each batch of frames (a
+    schedule) or one fixed (n_styles,) mix. Frame size and batch size come from `step.cfg`."""
+    fixed = None if callable(mix_at) else mix_at
+
+    def process(frames: list[np.ndarray], times_s: list[float]) -> list[np.ndarray]:
+        return step(frames, fixed if fixed is not None else mix_at(times_s), times_s=times_s)
+
+    return transcode(in_path, out_path, process, video_cfg=video_cfg or VideoConfig(), stylize_cfg=step.cfg,
+                     progress=progress)
+
+
+def transcode(in_path: str | os.PathLike, out_path: str | os.PathLike, process: Process, *,
+              video_cfg: VideoConfig, stylize_cfg: StylizeConfig, progress: Progress | None = None) -> VideoSummary:
+    """Decode `in_path`, pass consecutive frames through `process(frames, times_s)` in batches of
+    stylize_cfg.batch_size (sized by its max_side_px/size), encode into `out_path`; see the module
+    docstring. `stylize_video` is this with a StreamStylizer; Gatys video passes its own process."""
     t_start = time.perf_counter()
     in_path, out_path = str(in_path), str(out_path)
     check_encoder(video_cfg.codec)  # before decoding anything

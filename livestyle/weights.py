@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +28,32 @@ from .config import NetConfig
 from .model import StyleNet
 
 FORMAT = "livestyle.stylenet/1"
-REPO_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_MODEL_NAME = "livestyle.safetensors"
+ENV_WEIGHTS_DIR = "LIVESTYLE_WEIGHTS_DIR"
+
+
+def shipped_weights_dir() -> Path:
+    """The folder of the shipped model: weights/ at the top of a source checkout (an editable install
+    reads it in place), or the package's `livestyle/shipped/` in a wheel, where pyproject.toml maps it."""
+    checkout = Path(__file__).resolve().parent.parent / "weights"
+    if (checkout / DEFAULT_MODEL_NAME).is_file():
+        return checkout
+    return Path(__file__).resolve().parent / "shipped"
+
+
+def user_weights_dir() -> Path:
+    """Where the user's own models live (`livestyle add-style` writes there): $LIVESTYLE_WEIGHTS_DIR,
+    else the platform's user data folder (~/.local/share/livestyle, ~/Library/Application Support/
+    livestyle, %LOCALAPPDATA%\\livestyle)."""
+    if os.environ.get(ENV_WEIGHTS_DIR):
+        return Path(os.environ[ENV_WEIGHTS_DIR])
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "livestyle"
 
 
 @dataclass
@@ -53,12 +78,8 @@ class ModelFile:
 
 
 def weights_dirs() -> list[Path]:
-    """Where shipped and user models are looked for: $LIVESTYLE_WEIGHTS_DIR, then the repo's weights/."""
-    dirs = []
-    if os.environ.get("LIVESTYLE_WEIGHTS_DIR"):
-        dirs.append(Path(os.environ["LIVESTYLE_WEIGHTS_DIR"]))
-    dirs.append(REPO_WEIGHTS_DIR)
-    return dirs
+    """Where models are looked for: the user's folder first, then the shipped model's."""
+    return [user_weights_dir(), shipped_weights_dir()]
 
 
 def find_models() -> list[Path]:

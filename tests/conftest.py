@@ -27,6 +27,13 @@ def shared_path(rel: str) -> Path:
     return p
 
 
+@pytest.fixture(autouse=True)
+def user_models_in_tmp(tmp_path, monkeypatch):
+    """The user's model folder is a fresh one per test: models in the real one never leak in, and tests
+    never write there."""
+    monkeypatch.setenv("LIVESTYLE_WEIGHTS_DIR", str(tmp_path / "user-models"))
+
+
 @pytest.fixture
 def tiny_net() -> StyleNet:
     torch.manual_seed(0)

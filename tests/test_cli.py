@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from livestyle import cli
-from livestyle.frames import encode_image, read_image
+from livestyle.images import encode_image, read_image
 
 
 @pytest.fixture
@@ -62,8 +62,7 @@ def test_not_an_image_and_missing_model_are_clear(tmp_path, tiny_model_path, cap
 
 def test_without_a_trained_model_livestyle_says_so(tmp_path, monkeypatch, capsys):
     import livestyle.weights as w
-    monkeypatch.setattr(w, "REPO_WEIGHTS_DIR", tmp_path)
-    monkeypatch.delenv("LIVESTYLE_WEIGHTS_DIR", raising=False)
+    monkeypatch.setattr(w, "shipped_weights_dir", lambda: tmp_path)
     good = tmp_path / "g.png"
     good.write_bytes(encode_image(np.zeros((8, 8, 3), np.uint8), ".png"))
     assert cli.main(["image", str(good), str(tmp_path / "o.png"), "--styles", "monet"]) == 2

@@ -4,7 +4,8 @@ import torch
 
 from livestyle.color import rgb_to_ycbcr, transfer_luminance, ycbcr_to_rgb
 from livestyle.config import StylizeConfig
-from livestyle.frames import fit_size, frame_to_tensor, resize_frame, tensor_to_frame
+from livestyle.frames import frame_to_tensor, tensor_to_frame
+from livestyle.images import fit_size, resize_frame
 from livestyle.stylize import Stylizer
 
 
@@ -66,7 +67,7 @@ def test_a_short_last_batch_is_padded_to_the_compiled_size_and_trimmed(tiny_net,
 
 
 def test_an_unknown_image_extension_is_a_clear_error():
-    from livestyle.frames import encode_image
+    from livestyle.images import encode_image
     with pytest.raises(ValueError, match="cannot write images of type '.xyz'"):
         encode_image(np.zeros((4, 4, 3), np.uint8), ".xyz")
 

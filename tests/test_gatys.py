@@ -17,7 +17,8 @@ from conftest import shared_path
 from livestyle import cli
 from livestyle.color import rgb_to_ycbcr
 from livestyle.config import GatysConfig
-from livestyle.frames import frame_to_tensor, read_image
+from livestyle.frames import frame_to_tensor
+from livestyle.images import read_image
 from livestyle.gatys import GatysOptimizer, gatys_video, match_histogram, optimize, work_dir_for
 from livestyle.metrics import read_frames, warping_error
 from livestyle.transcode import VideoInterrupted

@@ -14,7 +14,7 @@ import pytest
 from livestyle import cli
 from livestyle.config import StylizeConfig, VideoConfig
 from livestyle.sources import VideoFileSource, orient_frame
-from livestyle.transcode import VideoInterrupted, stylize_video
+from livestyle.transcode import VideoInterrupted, transcode
 
 W, H, N, FPS = 64, 48, 24, 12
 VFR_PTS = [0, 40, 120, 130, 250, 300, 420, 500, 510, 700]  # milliseconds
@@ -288,11 +288,11 @@ def test_ctrl_c_keeps_a_partial_file_and_no_complete_looking_output(clips, tiny_
     calls = {"n": 0}
     real_call = Stylizer.__call__
 
-    def interrupt_on_third_batch(self, frames, mix):
+    def interrupt_on_third_batch(self, frames, mix, **kw):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real_call(self, frames, mix)
+        return real_call(self, frames, mix, **kw)
 
     monkeypatch.setattr(Stylizer, "__call__", interrupt_on_third_batch)
     (tmp_path / "o").mkdir()
@@ -313,7 +313,7 @@ def test_interrupt_before_any_frame_keeps_nothing(clips, tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(VideoInterrupted, match="nothing was written") as e:
-        stylize_video(clips["av"], tmp_path / "o.mp4", process, video_cfg=VideoConfig(), stylize_cfg=StylizeConfig())
+        transcode(clips["av"], tmp_path / "o.mp4", process, video_cfg=VideoConfig(), stylize_cfg=StylizeConfig())
     assert e.value.kept_path is None and e.value.frames_done == 0
     assert not list(tmp_path.iterdir())
 
@@ -323,7 +323,7 @@ def test_failed_run_leaves_no_file(clips, tmp_path):
         raise RuntimeError("network exploded")
 
     with pytest.raises(RuntimeError, match="network exploded"):
-        stylize_video(clips["av"], tmp_path / "o.mp4", process, video_cfg=VideoConfig(), stylize_cfg=StylizeConfig())
+        transcode(clips["av"], tmp_path / "o.mp4", process, video_cfg=VideoConfig(), stylize_cfg=StylizeConfig())
     assert not list(tmp_path.iterdir())
 
 
@@ -344,7 +344,7 @@ def test_process_gets_consecutive_frames_with_times_and_progress_is_reported(cli
         seen_times.extend(times_s)
         return [255 - f for f in frames]
 
-    s = stylize_video(clips["av"], tmp_path / "o.mp4", process, video_cfg=VideoConfig(),
+    s = transcode(clips["av"], tmp_path / "o.mp4", process, video_cfg=VideoConfig(),
                       stylize_cfg=StylizeConfig(batch_size=5), progress=lambda done, total: reports.append((done, total)))
     assert seen_times == pytest.approx([i / FPS for i in range(N)])
     assert reports == [(5, N), (10, N), (15, N), (20, N), (24, N)]
@@ -356,7 +356,7 @@ def test_process_gets_consecutive_frames_with_times_and_progress_is_reported(cli
 def test_the_inline_pipeline_writes_the_same_video_and_its_parts_add_up(clips, tmp_path):
     outs = {}
     for pipelined in (True, False):
-        s = stylize_video(clips["av"], tmp_path / f"o{pipelined}.mp4", lambda frames, t: [255 - f for f in frames],
+        s = transcode(clips["av"], tmp_path / f"o{pipelined}.mp4", lambda frames, t: [255 - f for f in frames],
                           video_cfg=VideoConfig(pipelined=pipelined), stylize_cfg=StylizeConfig(batch_size=3))
         outs[pipelined] = [f.frame for f in VideoFileSource(str(tmp_path / f"o{pipelined}.mp4"))]
     assert s.decode_s + s.network_s + s.encode_s <= s.seconds  # inline: one after another
@@ -371,8 +371,8 @@ import sys, time
 from livestyle import cli
 from livestyle.stylize import Stylizer
 real_call = Stylizer.__call__
-def slow_call(self, frames, mix):
-    styled = real_call(self, frames, mix)
+def slow_call(self, frames, mix, **kw):
+    styled = real_call(self, frames, mix, **kw)
     print("batch", flush=True)  # tells the test a batch is done
     time.sleep(0.2)
     return styled
@@ -427,7 +427,7 @@ def test_virtual_camera_without_pyvirtualcam_names_the_extra(monkeypatch):
 
 
 def test_method_gatys_writes_a_video_with_the_frames_and_audio(tmp_path, random_vgg_path, capsys):
-    from livestyle.frames import encode_image
+    from livestyle.images import encode_image
     clip = tmp_path / "tiny.mp4"
     write_clip(clip, n=3, size=(32, 24))
     style = tmp_path / "style.png"

@@ -9,7 +9,7 @@ import pytest
 
 from livestyle import cli
 from livestyle.capture import LiveSource
-from livestyle.webcam import parse_keys
+from livestyle.live import parse_keys
 
 
 @pytest.fixture(scope="module")
@@ -57,20 +57,21 @@ def test_file_as_camera_with_keys_records_and_moves_the_mix(moving_clip, tiny_mo
 def test_scripted_keys_morph_the_mix_monotonically(moving_clip, tiny_model_path, tmp_path):
     from livestyle.capture import LiveSource
     from livestyle.controls import Controls, StyleMix
-    from livestyle.webcam import LiveOptions, run_live
+    from livestyle.config import StylizeConfig
+    from livestyle.live import LiveOptions, run_live
+    from livestyle.stylize import StreamStylizer
     from livestyle.weights import load_stylenet, style_weights
     model = load_stylenet(tiny_model_path)
     vecs = [style_weights("a", model), style_weights("c", model)]
     controls = Controls(StyleMix(vecs, morph_s=0.6))
-    seen = []
+    step = StreamStylizer(model.net, StylizeConfig(device="cpu", compile="off"))
     with LiveSource(str(moving_clip), loop=True) as src:
-        stats = run_live(src, lambda x, mix: model.net(x, mix).detach(), controls,
-                         LiveOptions(window=False, max_frames=25), scripted_keys=parse_keys("2@3f"))
+        stats = run_live(src, step, controls, LiveOptions(max_frames=25), scripted_keys=parse_keys("2@3f"))
     w_c = [m[2] for m in stats.mixes]
     assert w_c[:3] == [0.0, 0.0, 0.0] and w_c[-1] == 1.0
     assert all(b >= a for a, b in zip(w_c, w_c[1:]))
     assert any(0.05 < w < 0.95 for w in w_c)  # in between for a while: a morph, not a cut
-    assert stats.keys == [(3, "2")]
+    assert list(stats.keys) == [(3, "2")]
 
 
 def test_a_camera_that_cannot_open_exits_2_and_says_so(tiny_model_path, capsys):

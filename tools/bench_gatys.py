@@ -52,7 +52,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livestyle.config import GatysConfig  # noqa: E402
-from livestyle.frames import fit_size, frame_to_tensor, read_image, resize_frame  # noqa: E402
+from livestyle.frames import frame_to_tensor  # noqa: E402
+from livestyle.images import fit_size, read_image, resize_frame  # noqa: E402
 from livestyle.gatys import GatysOptimizer, resize  # noqa: E402
 from livestyle.losses import tv_loss  # noqa: E402
 from livestyle.vgg import _ARCHS, layer_names, load_vgg  # noqa: E402

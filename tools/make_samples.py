@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from livestyle.config import StylizeConfig
-from livestyle.frames import fit_size, resize_frame
+from livestyle.images import fit_size, resize_frame
 from livestyle.stylize import Stylizer
 from livestyle.weights import default_model_path, load_stylenet, parse_mix
 

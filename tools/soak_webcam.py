@@ -23,9 +23,8 @@ def main(argv=None) -> int:
     from livestyle.capture import LiveSource
     from livestyle.config import StylizeConfig, TemporalConfig
     from livestyle.controls import Controls, StyleMix
-    from livestyle.stylize import Stylizer
-    from livestyle.temporal import TemporalStabilizer
-    from livestyle.webcam import LiveOptions, parse_keys, run_live
+    from livestyle.live import LiveOptions, parse_keys, run_live
+    from livestyle.stylize import StreamStylizer
     from livestyle.weights import default_model_path, load_stylenet, style_weights
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,7 +39,7 @@ def main(argv=None) -> int:
 
     model = load_stylenet(default_model_path())
     names = args.styles.split(",")
-    stylizer = Stylizer(model.net, StylizeConfig(device="cpu", batch_size=1))
+    step = StreamStylizer(model.net, StylizeConfig(device="cpu", batch_size=1), TemporalConfig())
     controls = Controls(StyleMix([style_weights(n, model) for n in names]))
     duration = args.minutes * 60
     # switch styles every few seconds all the time: a switch must not leak or stall
@@ -50,20 +49,18 @@ def main(argv=None) -> int:
     def on_frame(stats):
         now = time.monotonic()
         if now - window["t0"] >= args.window_s:
-            lat = stats.latencies_ms[-200:]
+            lat = list(stats.latencies_ms)[-200:]
             records.append({"t_s": round(now - start, 1), "rss_mb": round(rss_mb(), 1),
                             "fps": round((stats.frames - window["n0"]) / (now - window["t0"]), 2),
                             "latency_ms_median": round(float(np.median(lat)), 1), "frames": stats.frames,
                             "dropped": stats.dropped})
             print(json.dumps(records[-1]), file=sys.stderr, flush=True)
             window.update(t0=now, n0=stats.frames)
-            del stats.latencies_ms[:-1000], stats.frame_ms[:-1000], stats.mixes[:-1000]  # the soak keeps no history
 
     start = time.monotonic()
     with LiveSource(args.clip, loop=True) as src:
-        stats = run_live(src, lambda x, mix: stylizer.stylize_tensor(x, mix), controls,
-                         LiveOptions(window=False, duration_s=duration, style_names=names),
-                         stabilizer=TemporalStabilizer(TemporalConfig()), scripted_keys=keys, on_frame=on_frame)
+        stats = run_live(src, step, controls, LiveOptions(duration_s=duration, style_names=names),
+                         scripted_keys=keys, on_frame=on_frame)
     steady = [r for r in records if r["t_s"] > args.warmup_s] or records
     summary = {"minutes": args.minutes, "frames": stats.frames, "fps_mean": round(stats.fps, 2),
                "rss_first_window_mb": steady[0]["rss_mb"], "rss_last_window_mb": steady[-1]["rss_mb"],

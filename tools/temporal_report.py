@@ -30,7 +30,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from livestyle.frames import encode_image, frames_to_tensor  # noqa: E402
+from livestyle.frames import frames_to_tensor  # noqa: E402
+from livestyle.images import encode_image  # noqa: E402
 from livestyle.metrics import metric_flows, pair_warping_errors, read_frames  # noqa: E402
 from livestyle.vgg import load_vgg  # noqa: E402
 

@@ -1,0 +1,96 @@
+"""`livestyle bench`: speed of the network, end to end, against the reference in the same run."""
+from __future__ import annotations
+
+import os
+
+from .common import DEMO_CLIP, info, parse_size, positive_int, unit_float, warn
+
+
+def run(args) -> int:
+    import json
+
+    import torch
+
+    from .. import bench
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    busy = bench.busy_cores()
+    cores = os.cpu_count() or 1
+    if busy > 0.5:
+        warn(f"{busy:.1f} of {cores} cores are busy with other work: timings will be slow and noisy")
+    cfg = bench.parse_arch(args.arch)
+    if args.clip and not args.no_e2e and not os.path.isfile(args.clip):  # before minutes of timing
+        raise FileNotFoundError(f"--clip: input not found: {args.clip}")
+    resolutions = args.resolution or [(640, 360)]
+    modes = args.modes.split(",")
+    ref_modes = tuple(args.reference_modes.split(","))
+    say = (lambda m: None) if args.json else (lambda m: info(m))
+    rows = []
+    for _ in range(args.runs):
+        rows.extend(bench.network_table(cfg, args.arch, resolutions, modes=modes, device=args.device,
+                                        repeats=args.repeats, reference_modes=ref_modes, progress=say))
+    summary = bench.summarize(rows, resolutions, modes, ref_modes)
+    e2e = []
+    clip = args.clip or (str(DEMO_CLIP) if DEMO_CLIP.exists() else None)
+    if clip and not args.no_e2e:
+        for side in args.e2e_max_side:
+            say(f"end to end on {clip} at max side {side} (decode, stylize, temporal {args.temporal}, encode), "
+                f"{args.e2e_runs} run(s)")
+            e2e.append(bench.end_to_end(clip, cfg, device=args.device, max_side_px=side, temporal=args.temporal,
+                                        runs=args.e2e_runs, pipelined=args.pipeline,
+                                        warm_compile=any("compile" in m for m in modes)))
+    targets = bench.targets_report(summary, e2e)
+    if args.json:
+        out = {**summary[0], "threads": threads, "busy_cores": round(busy, 2), "arch": args.arch,
+               "per_resolution": summary, "end_to_end_fps": e2e[0]["fps"] if e2e else None,
+               "end_to_end": e2e, "targets": targets}
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"threads {threads}, other load {busy:.1f} cores; medians of {args.repeats} repeats x {args.runs} run(s)")
+    print(f"{'network':<10} {'resolution':>10} {'mode':>13} {'ms/frame':>9} {'fps':>7} {'GFLOP':>7} {'params':>9}")
+    for r in bench.median_rows(rows):
+        print(f"{r.name:<10} {r.width:>5}x{r.height:<4} {r.mode:>13} {r.ms_per_frame:9.1f} {r.fps:7.1f} "
+              f"{r.gflop:7.2f} {r.params / 1e6:8.3f}M")
+    for s in summary:
+        print(f"{s['resolution']}: livestyle {s['livestyle_fps']:.1f} fps ({s['livestyle_mode']}) vs reference "
+              f"{s['reference_fps']:.1f} fps ({s['reference_mode']}): {s['ratio']:.1f}x")
+    for e in e2e:
+        print(f"end to end {e['clip']} {e['resolution']}: {e['fps']:.1f} fps over {e['frames']} frames, median of "
+              f"{e['runs']} (network {e['network_ms_per_frame']:.1f} ms/frame, temporal {e['temporal_ms_per_frame']:.1f} "
+              f"ms/frame; decode and encode busy {e['decode_share']:.0%} and {e['encode_share']:.0%} of the time"
+              f"{', in their own threads' if e['pipelined'] else ''})")
+    for name, t in targets.items():
+        print(f"target {name}: {t['value']:g} vs >= {t['target']:g}: {'met' if t['met'] else 'NOT met'}")
+    return 0
+
+
+
+def add_parser(sub) -> None:
+    from ..config import TemporalConfig  # dataclasses only: cheap to import
+    s = sub.add_parser("bench", help="time livestyle's network against the reference in the same run")
+    s.add_argument("--arch", default="fast", help="network to time: fast (shipped), faster, johnson, or key=value,...")
+    s.add_argument("--resolution", type=parse_size, action="append", metavar="WxH",
+                   help="frame size (repeatable; default 640x360)")
+    s.add_argument("--modes", default="compile+bf16", help="comma list of eager, channels_last, bf16, compile, "
+                   "compile+bf16 (default compile+bf16, what `livestyle video` uses on this kind of CPU)")
+    s.add_argument("--reference-modes", default="eager", help="modes for the reference network (default eager)")
+    s.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per row (median reported)")
+    s.add_argument("--runs", type=positive_int, default=1, help="repeat the whole table (medians across runs)")
+    s.add_argument("--clip", metavar="VIDEO", help="clip for the end-to-end timing (decode, stylize, temporal "
+                   "coherence, encode; default samples/demo.mp4)")
+    s.add_argument("--no-e2e", action="store_true", help="skip the end-to-end timing")
+    s.add_argument("--e2e-max-side", type=positive_int, nargs="+", default=[640, 1280], metavar="PX",
+                   help="end to end at these sizes (longest side; default 640 1280, i.e. 640x360 and 1280x720 "
+                   "for a 16:9 clip)")
+    s.add_argument("--e2e-runs", type=positive_int, default=3, help="end-to-end runs per size; the median is "
+                   "reported (default 3)")
+    s.add_argument("--pipeline", action="store_true", help="end to end with decode and encode in their own "
+                   "threads (video --pipeline)")
+    s.add_argument("--temporal", type=unit_float, default=TemporalConfig().weight,
+                   help=f"temporal coherence weight end to end (default {TemporalConfig().weight:g})")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--threads", type=positive_int)
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=run)

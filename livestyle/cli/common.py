@@ -1,0 +1,181 @@
+"""What every command shares: messages and exit codes, option types, the model, mix, stylize and
+temporal options, the input/output check, the progress bar. Only the CLI prints."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..atomic import check_output_path
+
+EXIT_USAGE = 2
+
+
+EXIT_INTERRUPTED = 130
+
+
+DEMO_CLIP = Path(__file__).resolve().parent.parent.parent / "samples" / "demo.mp4"
+
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+
+
+def err(msg: str) -> None:
+    print(f"livestyle: error: {msg}", file=sys.stderr)
+
+
+def warn(msg: str) -> None:
+    print(f"livestyle: warning: {msg}", file=sys.stderr)
+
+
+def info(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that keeps its usage errors on one line with our prefix."""
+
+    def error(self, message: str):
+        err(f"{message} (see `{self.prog} --help`)")
+        raise SystemExit(EXIT_USAGE)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x360, got {text!r}") from None
+    if not (1 <= w <= 16384 and 1 <= h <= 16384):
+        raise argparse.ArgumentTypeError(f"size must be 1..16384 on each side, got {text!r}")
+    return w, h
+
+
+def unit_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}")
+    return v
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def number(kind: type, *, minimum: float, strict: bool, what: str):
+    """An argparse type: a number of `kind` that is > (strict) or >= `minimum`."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            v = None
+        if v is None or v < minimum or (strict and v == minimum):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return v
+    return parse
+
+
+positive_float = number(float, minimum=0.0, strict=True, what="a number > 0")
+
+
+non_negative_float = number(float, minimum=0.0, strict=False, what="a number >= 0")
+
+
+non_negative_int = number(int, minimum=0, strict=False, what="an integer >= 0")
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", metavar="FILE", help="model file (.safetensors); default: weights/livestyle.safetensors")
+    p.add_argument("--styles", metavar="A[,B...]", help="styles to use (see `livestyle styles`); "
+                   "several are blended equally unless --mix gives weights")
+    p.add_argument("--mix", metavar="A:0.7,B:0.3", help="blend weights for the styles (normalised to sum 1)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+
+
+def add_stylize_options(p: argparse.ArgumentParser) -> None:
+    add_model_options(p)
+    p.add_argument("--max-side", type=positive_int, metavar="PX", help="shrink so the longest side is at most PX")
+    p.add_argument("--size", type=parse_size, metavar="WxH", help="exact output size")
+    p.add_argument("--strength", type=unit_float, default=1.0, help="0 = input, 1 = full style (default 1)")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="stylize luminance only and keep the input's colours (Gatys et al. 2016)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: all cores)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                   help="auto: bf16 on CPUs with AVX-512/AMX, fp16 on CUDA (default auto)")
+    p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                   help="torch.compile: auto compiles in the background while eager frames flow (default)")
+
+
+def stylize_config(args):
+    from ..config import StylizeConfig
+    return StylizeConfig(device=args.device, strength=args.strength, preserve_color=args.preserve_color,
+                         max_side_px=args.max_side, size=args.size, threads=args.threads,
+                         batch_size=getattr(args, "batch_size", None) or default_batch(args.device),
+                         precision=args.precision, compile=args.compile)
+
+
+def default_batch(device: str) -> int:
+    """Frames per network call: 1 on a CPU, where a batch of 4 at 640x360 costs twice as much per frame
+    (its activations overflow the caches; measured 23 vs 45 ms/frame), 4 on CUDA."""
+    from ..model import resolve_device
+    return 4 if resolve_device(device).type == "cuda" else 1
+
+
+def load_model(args):
+    """Model file from --weights or the default; refuses a random network."""
+    from ..model import resolve_device
+    from ..weights import default_model_path, load_stylenet
+    path = args.weights or default_model_path()
+    return load_stylenet(path, device=resolve_device(args.device))
+
+
+def mix_from_args(args, model):
+    from ..weights import parse_mix
+    if args.mix:
+        if args.styles:
+            chosen = {s.strip().lower() for s in args.styles.split(",")}
+            named = {p.partition(":")[0].strip().lower() for p in args.mix.split(",")}
+            if not named <= chosen:
+                raise ValueError(f"--mix names {sorted(named - chosen)} that are not in --styles {args.styles}")
+        return parse_mix(args.mix, model)
+    if not args.styles:
+        raise ValueError(f"expected --styles (one or more of: {', '.join(model.style_names + sorted(model.presets))})")
+    return parse_mix(args.styles, model)
+
+
+def check_input_output(in_path: str, out_path: str, overwrite: bool) -> None:
+    """The input exists; the output passes atomic.check_output_path (never the input, no silent replace)."""
+    if not os.path.exists(in_path):
+        raise FileNotFoundError(f"input not found: {in_path}")
+    check_output_path(out_path, overwrite=overwrite, input_path=in_path)
+
+
+def temporal_config(args):
+    """Temporal coherence for live and file video (see livestyle/temporal.py); None when off."""
+    from ..config import TemporalConfig
+    return TemporalConfig(weight=args.temporal) if args.temporal > 0 else None
+
+
+def progress_bar(unit: str, desc: str | None = None):
+    """A tqdm bar on stderr with rate and ETA (off when stderr is not a terminal), with
+    `update_to(done, total)` for library progress callbacks."""
+    from tqdm import tqdm
+
+    bar = tqdm(unit=unit, desc=desc, dynamic_ncols=True, file=sys.stderr, disable=None)
+
+    def update_to(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    bar.update_to = update_to
+    return bar

@@ -1,0 +1,40 @@
+"""`livestyle export`: the model as ONNX, for the runtimes people embed."""
+from __future__ import annotations
+
+import json
+import os
+
+from .common import check_output_path, info, positive_int
+
+
+def run(args) -> int:
+    from ..export import DEFAULT_OPSET, export_onnx
+    from ..weights import default_model_path, load_stylenet
+
+    if os.path.splitext(args.output)[1].lower() != ".onnx":
+        raise ValueError(f"export: expected an output file name ending in .onnx, got {args.output!r}")
+    check_output_path(args.output, overwrite=args.overwrite)
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as e:
+        raise RuntimeError(f"livestyle export needs onnx and onnxscript ({e.name} is missing): "
+                           "pip install 'livestyle[export]'") from None
+    model = load_stylenet(args.weights or default_model_path())
+    path = export_onnx(model, args.output, opset=args.opset or DEFAULT_OPSET, overwrite=args.overwrite)
+    info(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB, {len(model.styles)} styles, "
+         f"opset {args.opset or DEFAULT_OPSET}): inputs image (N,3,H,W) and mix (N,{len(model.styles)}), "
+         f"output styled (N,3,H,W); styles {json.dumps(model.style_names[:3])[:-1]}, ...]")
+    return 0
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("export", help="write the model as ONNX (image + style mix in, stylized image out)",
+                       description="Export the model to ONNX: inputs image float32 (N,3,H,W) RGB 0..1 and mix "
+                       "float32 (N,n_styles) (rows summing to 1), output styled float32 (N,3,H,W) RGB 0..1; N, H, W "
+                       "dynamic. Style names, sources and presets are in the model's metadata.")
+    s.add_argument("output", help="ONNX file to write (.onnx)")
+    s.add_argument("--weights", metavar="FILE", help="model file (default: the shipped model)")
+    s.add_argument("--opset", type=positive_int, help="ONNX opset (default 18)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    s.set_defaults(func=run)

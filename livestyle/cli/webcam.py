@@ -1,0 +1,103 @@
+"""`livestyle webcam`: a live source through the frame step to a window, recording, stream or virtual camera."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from .common import EXIT_USAGE, add_stylize_options, check_output_path, err, info, load_model, non_negative_float, positive_float, positive_int, stylize_config, temporal_config, unit_float
+
+
+def key_help() -> str:
+    from ..controls import KEY_HELP
+    return KEY_HELP
+
+
+def run(args) -> int:
+    import time
+
+    from ..capture import LiveSource
+    from ..controls import ControlState, Controls, StyleMix
+    from ..images import fit_size
+    from ..live import LiveOptions, parse_keys, run_live
+    from ..sinks import Recorder, WindowSink, container_for, open_stream
+    from ..stylize import StreamStylizer
+    from ..weights import style_weights
+
+    keys = parse_keys(args.keys) if args.keys else None
+    if not os.path.isdir(args.snapshot_dir):
+        raise ValueError(f"--snapshot-dir {args.snapshot_dir}: expected an existing folder for snapshots and "
+                         "recordings, " + ("got a file" if os.path.exists(args.snapshot_dir) else "it does not exist"))
+    if args.record:
+        container_for(args.record)
+        check_output_path(args.record, overwrite=args.overwrite)
+    model = load_model(args)
+    if not args.styles:
+        raise ValueError(f"expected --styles (up to 9 of: {', '.join(model.style_names + sorted(model.presets))})")
+    names = [n.strip() for n in args.styles.split(",") if n.strip()]
+    if len(names) > 9:
+        raise ValueError(f"keys 1-9 pick styles, so --styles takes at most 9 names, got {len(names)}")
+    vectors = [style_weights(n, model) for n in names]
+    cfg = stylize_config(args)
+    cfg.batch_size = 1
+    step = StreamStylizer(model.net, cfg, temporal_config(args))
+    state = ControlState(strength=args.strength, preserve_color=args.preserve_color,
+                         temporal=args.temporal > 0, side_by_side=args.side_by_side, overlay=not args.no_overlay)
+    controls = Controls(StyleMix(vectors, morph_s=args.morph_s), state)
+    opts = LiveOptions(max_side_px=args.max_side, record_path=args.record, max_frames=args.max_frames,
+                       duration_s=args.duration, snapshot_dir=args.snapshot_dir, style_names=names)
+    with LiveSource(args.camera, size=args.size, fps=args.fps, loop=args.loop) as source:
+        cam = source.info
+        info(f"capturing {cam.source}: {cam.width}x{cam.height} at {cam.fps:.1f} fps"
+              + (" (file played as a live camera)" if cam.is_file else "")
+              + (f"; asked for {args.size[0]}x{args.size[1]}" if args.size and (cam.width, cam.height) != tuple(args.size) else ""))
+        w, h = fit_size(cam.width, cam.height, max_side_px=args.max_side, even=True)
+        outputs = []
+        try:
+            if args.stream:
+                outputs.append(open_stream(args.stream, w, h))
+            if args.virtual_camera:
+                from ..sinks import VirtualCamSink
+                outputs.append(VirtualCamSink(w, h, fps=cam.fps))
+        except BaseException:
+            for out in outputs:
+                out.close()
+            raise
+        t0 = time.monotonic()
+        stats = run_live(source, step, controls, opts, window=None if args.no_window else WindowSink(),
+                         recorder=Recorder(overwrite=args.overwrite), outputs=outputs, scripted_keys=keys)
+    for path in stats.snapshots:
+        info(f"snapshot {path}")
+    for path in stats.recordings:
+        info(f"recorded {path}")
+    lat = stats.latency_median_ms()
+    info(f"{stats.frames} frames in {time.monotonic() - t0:.1f} s, {stats.fps:.1f} fps, "
+          f"median latency {lat:.0f} ms, {stats.dropped} stale frames dropped")
+    if stats.error:
+        err(stats.error + ("; recordings were finalized" if stats.recordings else ""))
+        return EXIT_USAGE
+    return 0
+
+
+
+def add_parser(sub) -> None:
+    from ..config import TemporalConfig  # dataclasses only: cheap to import
+    s = sub.add_parser("webcam", help="live camera in, stylized preview out; keys switch and blend styles",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="keys:\n" + key_help())
+    s.add_argument("--camera", default="0", help="device index, /dev/video path, video file or stream URL (default 0)")
+    s.add_argument("--loop", action="store_true", help="loop a video file used as the camera")
+    s.add_argument("--fps", type=positive_float, help="frame rate to ask the camera for (what it gives is read back)")
+    s.add_argument("--record", metavar="FILE", help="record the stylized stream from the start (r toggles)")
+    s.add_argument("--stream", metavar="URL", help="send the stylized stream to rtmp://, srt:// or udp://")
+    s.add_argument("--virtual-camera", action="store_true", help="send to a v4l2loopback virtual camera (pyvirtualcam)")
+    s.add_argument("--no-window", action="store_true", help="no preview window (headless)")
+    s.add_argument("--side-by-side", action="store_true", help="show the camera image beside the stylized one")
+    s.add_argument("--no-overlay", action="store_true", help="start without the fps/style overlay (o toggles)")
+    s.add_argument("--temporal", type=unit_float, default=TemporalConfig().weight,
+                   help=f"temporal coherence weight 0..1 (0 = off; default {TemporalConfig().weight:g})")
+    s.add_argument("--morph-s", type=non_negative_float, default=0.5, help="seconds a style switch takes (default 0.5)")
+    s.add_argument("--keys", metavar="K@T,...", help="scripted keys, e.g. '2@1.5,b@2,3@40f,q@5' (seconds or frames)")
+    s.add_argument("--max-frames", type=positive_int, help="stop after N frames")
+    s.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
+    s.add_argument("--snapshot-dir", default=".", help="folder for snapshots (s) and recordings (r)")
+    add_stylize_options(s)
+    s.set_defaults(func=run, max_side=640)  # the network runs at <= 640 px unless --max-side says otherwise

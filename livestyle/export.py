@@ -1,0 +1,60 @@
+"""ONNX export of a livestyle model, for the runtimes people embed (ONNX Runtime, OpenVINO, TensorRT...).
+
+The graph takes
+  image   float32 (N, 3, H, W), RGB in [0, 1]
+  mix     float32 (N, n_styles), each row the style weights (non-negative, summing to 1: one-hot for a
+          single style, e.g. 0.7/0.3 for a blend; the CIN tables are mixed inside the graph)
+and returns
+  styled  float32 (N, 3, H, W), RGB in [0, 1]
+with N, H and W dynamic: any size, the padding to the network's stride (reflection) and the crop back
+happen inside the graph, as in StyleNet.forward, which is what is exported (torch.export, then ONNX).
+The model's metadata holds `styles` (JSON list of names), `sources` (JSON {name: source}) and
+`presets` (JSON {short name: {style: weight}}), so a program can build its mix vector from names.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+
+import torch
+
+from .atomic import atomic_output
+from .weights import ModelFile
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OPSET = 18
+
+
+def export_onnx(model: ModelFile, out: str | os.PathLike, *, opset: int = DEFAULT_OPSET,
+                overwrite: bool = False) -> str:
+    """Write `model` as an ONNX file at `out` (atomically: nothing appears there unless complete)."""
+    import onnx  # the exporter needs it; a clear message when it is missing
+
+    net = model.net.float().cpu().eval()
+    n = net.n_styles
+    image = torch.rand(1, 3, 64, 96)
+    mix = torch.full((1, n), 1.0 / n)
+    batch, height, width = torch.export.Dim("N"), torch.export.Dim("H", min=1), torch.export.Dim("W", min=1)
+    with atomic_output(out, overwrite=overwrite, suffix=".onnx") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on dynamic axis names; not the user's concern
+        program = torch.onnx.export(
+            net, (image, mix), input_names=["image", "mix"], output_names=["styled"], opset_version=opset,
+            dynamic_shapes={"x": {0: batch, 2: height, 3: width}, "style": {0: batch}}, dynamo=True,
+            verbose=False)
+        proto = program.model_proto
+        meta = {"styles": json.dumps(model.style_names),
+                "sources": json.dumps({s.name: s.source for s in model.styles}),
+                "presets": json.dumps(model.presets),
+                "livestyle": "image float32 (N,3,H,W) RGB 0..1, mix float32 (N,n_styles) rows summing to 1 "
+                             "-> styled float32 (N,3,H,W) RGB 0..1"}
+        del proto.metadata_props[:]
+        for k, v in meta.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = k, v
+        proto.producer_name = "livestyle"
+        onnx.save_model(proto, tmp)
+    log.info("exported %s (%d styles, opset %d)", out, n, opset)
+    return str(out)
