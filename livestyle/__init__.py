@@ -8,15 +8,33 @@
 
 Lower level: load_stylenet (the model file), StreamStylizer (one frame step: network, strength, colour,
 temporal coherence), stylize_video (a file through a frame step), parse_mix, the config dataclasses.
-"""
-from .api import Model, load
-from .config import GatysConfig, NetConfig, StylizeConfig, TemporalConfig, TrainConfig, VideoConfig
-from .model import StyleNet
-from .stylize import StreamStylizer, Stylizer
-from .transcode import stylize_video
-from .weights import ModelFile, StyleInfo, load_stylenet, parse_mix, save_stylenet
 
-__all__ = ["Model", "load", "GatysConfig", "NetConfig", "StylizeConfig", "TemporalConfig", "TrainConfig",
-           "VideoConfig", "StyleNet", "StreamStylizer", "Stylizer", "stylize_video", "ModelFile", "StyleInfo",
-           "load_stylenet", "parse_mix", "save_stylenet"]
+Names load on first use (PEP 562), so `import livestyle.cli` starts without importing torch: the
+command line can answer --help, bad arguments and Ctrl-C at once.
+"""
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "Model": "api", "load": "api",
+    "GatysConfig": "config", "NetConfig": "config", "StylizeConfig": "config", "TemporalConfig": "config",
+    "TrainConfig": "config", "VideoConfig": "config",
+    "StyleNet": "model", "StreamStylizer": "stylize", "Stylizer": "stylize", "stylize_video": "transcode",
+    "ModelFile": "weights", "StyleInfo": "weights", "load_stylenet": "weights", "parse_mix": "weights",
+    "save_stylenet": "weights",
+}
+__all__ = sorted(_WHERE)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'livestyle' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -56,6 +56,12 @@ class LiveSource:
         self.loop = loop
         self.stall_timeout_s = stall_timeout_s
         self.is_file = capture is None and os.path.isfile(source)
+        if capture is None and not source.isdigit() and "://" not in source:  # a path: say what is wrong with it
+            if os.path.isdir(source):
+                raise ValueError(f"--camera {source} is a folder; expected a camera index, a /dev/video path, "
+                                 "a video file or a stream URL")
+            if not os.path.exists(source):
+                raise FileNotFoundError(f"--camera {source}: no such camera device or video file")
         self.cap = capture if capture is not None else _open_capture(source)
         if not self.cap.isOpened():
             cams = list_cameras()

@@ -65,11 +65,14 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError ("enforce fail")
         if tmp:
             Path(tmp).unlink(missing_ok=True)
-        why = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else (e.strerror or str(e))
-        raise RuntimeError(f"could not save checkpoint {path}: {why}; the previous checkpoint (if any) "
+        if isinstance(e, OSError):
+            why = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else (e.strerror or str(e))
+        else:
+            why = "the write failed (is the disk full?)"
+        raise RuntimeError(f"no checkpoint was saved to {path}: {why}; the previous checkpoint (if any) "
                            "is unchanged") from None
     except BaseException:
         if tmp:

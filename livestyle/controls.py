@@ -4,20 +4,7 @@ A switch never cuts: the CIN weight vector moves from where it is to the new tar
 with smoothstep easing, so every weight changes monotonically and the network sees a blend of
 gamma/beta tables in between (no pixel crossfade, and no recompile: the mix is a tensor input).
 
-Keys (also in `livestyle webcam --help` and the README):
-  1-9      pick style N of --styles (morphs over about half a second)
-  b        blend mode on/off: in blend mode 1-9 pick the second style
-  [ ]      move the blend towards the first / second style
-  + -      strength up / down (0 = camera image, 1 = full style)
-  c        colour preservation on/off
-  t        temporal coherence on/off
-  space    slow automatic cycle through the styles on/off
-  o        overlay (style mix, fps, latency) on/off
-  i        side-by-side input on/off
-  s        snapshot to PNG
-  r        start / stop recording
-  h        help overlay
-  q, Esc   quit
+The keys are in keys.py (also `livestyle webcam --help` and the README).
 """
 from __future__ import annotations
 
@@ -27,7 +14,6 @@ from typing import Callable
 
 import torch
 
-KEY_HELP = __doc__.split("Keys (also in `livestyle webcam --help` and the README):\n", 1)[1]
 
 
 def smoothstep(t: float) -> float:

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, check_output_path
 from .data import list_images, load_style_image, read_name_list
 from .frames import frames_to_tensor, tensor_to_frame
 from .images import decode_image, encode_image, fit_size, resize_frame
@@ -133,12 +133,13 @@ def _label(text: str, cell_px: int) -> np.ndarray:
 def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None = None, limit: int | None = None,
              holdout: str | None = None, max_side_px: int = 512, device: str = "auto", vgg: str | None = None,
              vgg_convention: str | None = None, sheet: str | None = None, cell_px: int = 192,
-             gatys_photos: int = 0, gatys_iterations: int = 100,
+             gatys_photos: int = 0, gatys_iterations: int = 100, overwrite: bool = False,
              progress: Callable[[int, int], None] | None = None) -> list[StyleScore]:
     """Score every style of the model on the photos (only those named in the `holdout` list, when
     given); optionally write a contact sheet (PNG/JPEG). With `gatys_photos`, the first that many photos
     are also optimised per style with livestyle.gatys (coarse to fine, `gatys_iterations` at full size)
-    and scored the same way, as a reference. `progress(done, total)` after each photo."""
+    and scored the same way, as a reference. `progress(done, total)` after each photo. The sheet never
+    replaces one of the photos, nor any file without `overwrite`."""
     dev = resolve_device(device)
     model = load_stylenet(model_path, device=dev)
     paths = style_images_for(model, styles)
@@ -152,6 +153,10 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
         photo_paths = [p for p in photo_paths if os.path.basename(p) in names]
     if limit is not None:
         photo_paths = photo_paths[:limit]
+    if sheet:
+        check_output_path(sheet, overwrite=overwrite)
+        if any(os.path.exists(sheet) and os.path.samefile(sheet, p) for p in photo_paths):
+            raise ValueError(f"--sheet {sheet} is one of the photos being scored; livestyle never writes over its input")
     net_vgg = load_vgg(tuple(dict.fromkeys([*GRAM_LAYERS, CONTENT_LAYER])), path=vgg,
                        convention=vgg_convention).to(dev)
 
@@ -217,7 +222,7 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
             body.append(np.concatenate([_cell(f, cell_px, row_h) for f in row], axis=1))
         grid = np.concatenate([header] + body, axis=0)  # (24 + sum of row heights, (1 + n_styles) * cell, 3)
         ext = os.path.splitext(sheet)[1].lower() or ".png"
-        atomic_write_bytes(sheet, encode_image(grid, ext))
+        atomic_write_bytes(sheet, encode_image(grid, ext), overwrite=overwrite)
         log.info("wrote contact sheet %s (%d photos x %d styles)", sheet, used, len(model.style_names))
     return scores
 

@@ -10,7 +10,8 @@ Backends:
   640x360 (tools/bench_temporal.py): the ultrafast preset takes 2.2 ms per flow at full size and
   0.9 ms at half size (both directions, not upsampled: 0.9 ms); end-point error on Sintel alley_1
   motion 0.43 px at full size, 0.71 px at half, 1.09 px at quarter; "medium" is 0.18 px but 19 ms.
-  So the live default is ultrafast at half size, and the metric uses medium at full size.
+  The live default (TemporalConfig) is the "fast" preset on frames at most 256 px wide, chosen by
+  warping error through the whole stabilizer (see config.py); the metric uses medium at full size.
 - "raft": torchvision's RAFT (Teed & Deng 2020, `raft_small` / `raft_large`) with its published
   weights, loaded the normal way (torch hub cache, downloading when allowed). Used by "auto" only on a
   GPU, or when asked for; a missing download raises one RuntimeError line saying what to do.
@@ -35,6 +36,9 @@ DIS_PRESETS = {
 }
 BACKENDS = ("auto", "dis", "raft", "raft_large")
 FLO_TAG = 202021.25  # Middlebury .flo magic number
+
+
+MIN_FLOW_SIDE = 16  # px on the longer side of what the flow compares (OpenCV's DIS refuses under 12)
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
@@ -89,10 +93,13 @@ class FlowEstimator:
         img = frame if self._raft is not None else to_gray(frame)
         h, w = frame.shape[:2]
         scale = min(self.scale, self.max_width / w) if self.max_width else self.scale
-        if scale >= 1.0:
+        # DIS needs a side of at least 12 px: tiny frames are enlarged to MIN_FLOW_SIDE on their longer side
+        # (the vectors are rescaled to the frame by resize_flow either way)
+        scale = max(scale, MIN_FLOW_SIDE / max(h, w))
+        if scale == 1.0:
             return img
-        size = (max(8, round(w * scale)), max(8, round(h * scale)))
-        return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
     def flows_between(self, prev_small: np.ndarray, cur_small: np.ndarray, *,
                       both: bool = False) -> tuple[np.ndarray, np.ndarray | None]:

@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from .capture import LiveSource
-from .controls import KEY_HELP, Controls
+from .controls import Controls
+from .keys import KEY_HELP
 from .images import fit_size, resize_frame
 from .sinks import Recorder, WindowSink, save_snapshot
 from .stylize import StreamStylizer

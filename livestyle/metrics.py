@@ -23,15 +23,17 @@ import cv2
 import numpy as np
 
 from .flow import FlowEstimator, occlusion_mask, read_flo, resize_flow, warp
+from .images import read_image
+from .sources import VideoFileSource
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm")  # frame folders
 
 
 def metric_estimator() -> FlowEstimator:
     """The flow used by the metric: DIS medium at full resolution (EPE 0.18 px on the Sintel-motion
-    test in tools/bench_temporal.py, vs 0.71 px for the live default, ultrafast at half size)."""
+    test in tools/bench_temporal.py, vs 0.71 px for ultrafast at half size)."""
     return FlowEstimator(backend="dis", preset="medium", scale=1.0)
 
 
@@ -88,7 +90,7 @@ def warping_error(frames_in: list[np.ndarray], frames_out: list[np.ndarray], *,
     return float(np.mean(errs)) if errs else float("nan")
 
 
-# ---- reading frames (small on purpose: sources.py is the real reader) -----------------------------
+# ---- reading frames: a folder of images, or a video through sources.VideoFileSource ----------------
 
 def frame_paths(folder: str | os.PathLike) -> list[Path]:
     """Image files of a folder in natural order (frame_2 before frame_10)."""
@@ -105,7 +107,7 @@ def frame_number(path: Path) -> int | None:
 
 def read_frames(path: str | os.PathLike, *, max_frames: int | None = None,
                 size: tuple[int, int] | None = None) -> tuple[list[np.ndarray], list[int | None]]:
-    """A video file (PyAV) or a folder of images -> (RGB uint8 frames, frame numbers). Numbers come
+    """A video file (sources.VideoFileSource) or a folder of images -> (RGB uint8 frames, frame numbers). Numbers come
     from the file names of a folder (None for videos). `size` (w, h) resizes with INTER_AREA."""
     path = Path(path)
     if not path.exists():
@@ -117,25 +119,17 @@ def read_frames(path: str | os.PathLike, *, max_frames: int | None = None,
         if not paths:
             raise ValueError(f"{path}: expected image files ({', '.join(IMAGE_EXTS)}), found none")
         for p in paths:
-            bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise ValueError(f"{p}: not a readable image")
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            frames.append(read_image(str(p), what="frame"))
             numbers.append(frame_number(p))
-    else:
-        import av
-        try:
-            container = av.open(str(path))
-        except av.error.InvalidDataError as e:
-            raise ValueError(f"{path}: not a readable video ({e})") from None
-        with container:
-            if not container.streams.video:
-                raise ValueError(f"{path}: expected a video stream, found none")
-            for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
+    else:  # the one video decoder: rotation applied, corrupt frames skipped, as `livestyle video` reads
+        with VideoFileSource(str(path)) as source:
+            for item in source:
+                frames.append(item.frame)
                 numbers.append(None)
                 if max_frames and len(frames) >= max_frames:
                     break
+            if source.skipped_frames:
+                log.warning("%s: skipped %d corrupt frames", path, source.skipped_frames)
     if size is not None:
         frames = [f if f.shape[1::-1] == size else cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
     return frames, numbers

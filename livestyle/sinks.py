@@ -20,11 +20,16 @@ log = logging.getLogger(__name__)
 # encoders that take a constant rate factor (x264/x265/SVT-AV1/libaom; VP9 reads it with b=0)
 _CRF_CODECS = {"libx264", "libx264rgb", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvpx"}
 _SUGGESTED = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "mpeg4")
+_OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
 _LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
-def check_encoder(codec: str) -> av.codec.Codec:
-    """The PyAV video encoder called `codec`; ValueError naming the ones that exist when it does not."""
+_CRF_RANGES = {"libx264": 51, "libx264rgb": 51, "libx265": 51}  # the others in _CRF_CODECS take 0..63
+
+
+def check_encoder(codec: str, crf: int | None = None) -> av.codec.Codec:
+    """The PyAV video encoder called `codec`; ValueError naming the ones that exist when it does not, or
+    when `crf` is outside what that encoder takes (x264/x265 0..51, VP9/AV1 0..63)."""
     try:
         c = av.codec.Codec(codec, "w")
     except (av.codec.codec.UnknownCodecError, ValueError):
@@ -33,6 +38,10 @@ def check_encoder(codec: str) -> av.codec.Codec:
                          f"try --codec {' or '.join(have) or 'mpeg4'}") from None
     if c.type != "video":
         raise ValueError(f"codec {codec!r} is an {c.type} encoder; expected a video encoder such as libx264")
+    if crf is not None and c.name in _CRF_CODECS:
+        top = _CRF_RANGES.get(c.name, 63)
+        if not 0 <= crf <= top:
+            raise ValueError(f"--crf for {c.name} must be 0..{top}, got {crf}")
     return c
 
 
@@ -66,7 +75,10 @@ class _AudioCarry:
                 if codec == "none" or not s.sample_rate:
                     log.warning("%s: dropping %s audio (the %s container takes no audio)", in_path, name, out.format.name)
                     continue
-                o = out.add_stream(codec, rate=s.sample_rate)
+                rate = s.sample_rate
+                if codec in ("libopus", "opus") and rate not in _OPUS_RATES:
+                    rate = 48000  # Opus takes only these rates; PyAV resamples the frames on encode
+                o = out.add_stream(codec, rate=rate)
                 o.layout = s.layout.name if s.layout.name in _LAYOUTS.values() else _LAYOUTS.get(s.layout.nb_channels, "stereo")
                 self._map[s.index] = (o, False)
                 self.described.append(f"{name} re-encoded to {codec}")
@@ -88,7 +100,7 @@ class _AudioCarry:
                 return
             o, copy = self._map[packet.stream.index]
             if copy:
-                if packet.dts is None:  # the demuxer's empty end-of-stream packet
+                if packet.size == 0:  # the demuxer's empty flush packet (PyAV's remux example checks size)
                     continue
                 packet.stream = o
                 self._out.mux(packet)
@@ -285,20 +297,25 @@ class TimedSink:
         self.sink, self.final_path, self.tmp_path = sink, final_path, tmp_path
         self.path = final_path or getattr(sink, "path", "")
         self._last_pts = -1
-        self._closed = False
+        self._closed = self._failed = False
 
     def write(self, frame: np.ndarray, pts: int, duration: int = 0) -> None:
         pts = max(pts, self._last_pts + 1)
+        try:
+            self.sink.write(frame, pts)
+        except Exception as e:
+            self._failed = True  # a full disk, a dropped connection: what was written is not kept
+            raise OSError(f"could not write to {self.path}: {e}") from None
         self._last_pts = pts
-        self.sink.write(frame, pts)
 
     def close(self, *, keep: bool = True) -> None:
         if self._closed:
             return
         self._closed = True
+        keep = keep and not self._failed
         try:
             self.sink.close()
-        except BaseException:
+        except Exception:
             keep = False
             raise
         finally:
@@ -329,11 +346,17 @@ def open_recording(path: str, width: int, height: int, *, overwrite: bool = Fals
 
 def open_stream(url: str, width: int, height: int) -> TimedSink:
     """A low-latency live stream to rtmp://, srt://, udp:// or tcp:// (OBS, ffplay)."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError as e:
+        raise ValueError(f"--stream: expected a URL like udp://127.0.0.1:5000, got {url!r} ({e})") from None
+    scheme = parts.scheme.lower()
     if scheme not in STREAM_FORMATS:
         raise ValueError(f"--stream: expected a URL starting with rtmp://, srt://, udp:// or tcp://, got {url!r}")
-    host = url.split("://", 1)[1].split("/", 1)[0]
-    if not host or host.startswith(":"):
+    if not parts.hostname:
         raise ValueError(f"--stream: expected a host in the URL, like {scheme}://127.0.0.1:5000, got {url!r}")
     try:
         sink = VideoFileSink(url, width, height, rate=Fraction(30), time_base=MS, format=STREAM_FORMATS[scheme],

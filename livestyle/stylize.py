@@ -32,6 +32,7 @@ from .model import StyleNet, resolve_device
 log = logging.getLogger(__name__)
 
 MIN_COMPILE_AREA = 128 * 128  # below this, compiling costs more than it can save
+_COMPILE_LOCK = threading.Lock()
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -92,7 +93,9 @@ class Stylizer:
         key = (kind,) + tuple(x.shape)
         fn = torch.compile(self._modules[kind], dynamic=False)
         try:
-            with torch.inference_mode():
+            # one compilation at a time in the process: torch.fx tracing is not thread-safe (two background
+            # compiles at once failed with "module is not installed as a submodule")
+            with _COMPILE_LOCK, torch.inference_mode():
                 fn(x, mix)  # compiles for this shape
         except Exception as e:  # a missing compiler toolchain etc.: eager keeps working
             log.warning("torch.compile failed (%s); staying with the eager network", str(e).splitlines()[0][:200])

@@ -27,7 +27,7 @@ import torch
 from .atomic import atomic_output
 from .pipeline import reader, writer
 from .config import StylizeConfig, VideoConfig
-from .sinks import VideoFileSink, check_encoder, even_required
+from .sinks import VideoFileSink, check_encoder, container_for, even_required
 from .sources import VideoFileSource
 from .stylize import StreamStylizer
 
@@ -112,7 +112,8 @@ def transcode(in_path: str | os.PathLike, out_path: str | os.PathLike, process: 
     docstring. `stylize_video` is this with a StreamStylizer; Gatys video passes its own process."""
     t_start = time.perf_counter()
     in_path, out_path = str(in_path), str(out_path)
-    check_encoder(video_cfg.codec)  # before decoding anything
+    fmt = container_for(out_path)  # before decoding anything
+    check_encoder(video_cfg.codec, video_cfg.crf)
     need_even = any(even_required(video_cfg.pix_fmt))  # round a resized size to even numbers
     decode_s = network_s = encode_s = 0.0
 
@@ -135,7 +136,7 @@ def transcode(in_path: str | os.PathLike, out_path: str | os.PathLike, process: 
                 sink = VideoFileSink(tmp, w, h, rate=source.rate, time_base=time_base, codec=video_cfg.codec,
                                      crf=video_cfg.crf, pix_fmt=video_cfg.pix_fmt, audio_from=in_path,
                                      preset=video_cfg.preset,
-                                     format=_format_for(out_path))
+                                     format=fmt)
             except ValueError as e:
                 raise ValueError(str(e).replace(tmp, out_path)) from None  # name the file the user asked for
             done = 0
@@ -193,10 +194,3 @@ def transcode(in_path: str | os.PathLike, out_path: str | os.PathLike, process: 
     log.info("%s: %d frames in %.1f s (decode %.1f s, network %.1f s, encode %.1f s), %d corrupt frames skipped",
              out_path, summary.frames, summary.seconds, decode_s, network_s, encode_s, summary.skipped_frames)
     return summary
-
-
-def _format_for(out_path: str) -> str | None:
-    """The container format for the output's extension (the temporary file's name ends the same, but
-    naming the format keeps `.partial` out of FFmpeg's guess); None lets FFmpeg guess."""
-    ext = os.path.splitext(out_path)[1].lower()
-    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}.get(ext)

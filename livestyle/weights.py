@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -119,7 +120,10 @@ def save_stylenet(path: str | os.PathLike, net: StyleNet, styles: list[StyleInfo
     }
     tensors = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
     with atomic_output(path, overwrite=True, suffix=".tmp") as tmp:
-        save_file(tensors, tmp, metadata=meta)
+        try:
+            save_file(tensors, tmp, metadata=meta)
+        except Exception as e:  # safetensors' own error type for a failed write (a full disk, say)
+            raise OSError(f"could not write the model file {path}: {str(e).splitlines()[0] if str(e) else e!r}") from None
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -149,21 +153,32 @@ def read_metadata(path: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: damaged livestyle metadata ({e})") from None
 
 
+def read_model_info(path: str | os.PathLike) -> tuple[NetConfig, list[StyleInfo], dict[str, dict[str, float]]]:
+    """A model file's config, styles and presets, checked, without loading the weights."""
+    meta = read_metadata(path)
+    known = {f.name for f in dataclasses.fields(NetConfig)}
+    unknown = set(meta["config"]) - known if isinstance(meta["config"], dict) else set()
+    if unknown:
+        raise ValueError(f"{path}: config has fields this livestyle does not know: {sorted(unknown)}; "
+                         "was it saved by a newer version?")
+    cfg = _checked_config(path, meta["config"])
+    styles = _checked_styles(path, meta["styles"])
+    if len(styles) != cfg.n_styles:
+        raise ValueError(f"{path}: metadata lists {len(styles)} styles but config says n_styles={cfg.n_styles}")
+    return cfg, styles, _checked_presets(path, meta["presets"], [s.name for s in styles])
+
+
 def load_stylenet(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> ModelFile:
     """Load a model file onto `device`. Never unpickles: safetensors only."""
     from safetensors.torch import load_file
 
+    cfg, styles, presets = read_model_info(path)
     meta = read_metadata(path)
-    known = {f.name for f in dataclasses.fields(NetConfig)}
-    unknown = set(meta["config"]) - known
-    if unknown:
-        raise ValueError(f"{path}: config has fields this livestyle does not know: {sorted(unknown)}; "
-                         "was it saved by a newer version?")
-    cfg = NetConfig(**meta["config"])
-    styles = [StyleInfo(**s) for s in meta["styles"]]
-    if len(styles) != cfg.n_styles:
-        raise ValueError(f"{path}: metadata lists {len(styles)} styles but config says n_styles={cfg.n_styles}")
-    net = StyleNet(cfg)
+    try:
+        net = StyleNet(cfg)
+    except (RuntimeError, MemoryError) as e:
+        raise ValueError(f"{path}: the network its config describes cannot be built here "
+                         f"({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
     state = load_file(str(path), device="cpu")
     missing, unexpected = set(net.state_dict()) - set(state), set(state) - set(net.state_dict())
     if missing or unexpected:
@@ -174,7 +189,59 @@ def load_stylenet(path: str | os.PathLike, *, device: str | torch.device = "cpu"
             raise ValueError(f"{path}: tensor {k} has shape {tuple(state[k].shape)}, config needs {tuple(v.shape)}")
     net.load_state_dict(state)
     net.eval().to(device)
-    return ModelFile(net=net, styles=styles, presets=meta["presets"], training=meta["training"], path=str(path))
+    return ModelFile(net=net, styles=styles, presets=presets, training=meta["training"], path=str(path))
+
+
+# Bounds on what a model file may ask for before anything is allocated: far above any livestyle network
+# (the shipped one is base_width 16, max_width 64), far below what would exhaust memory.
+_CONFIG_LIMITS = {"n_styles": (1, 10_000), "base_width": (1, 512), "max_width": (0, 1024), "n_downsample": (0, 6),
+                  "n_res_blocks": (0, 64), "outer_kernel": (1, 31), "inner_kernel": (1, 15)}
+_CONFIG_CHOICES = {"upsample": ("nearest", "transpose"), "padding": ("reflect", "zeros")}
+
+
+def _checked_config(path, raw: dict) -> NetConfig:
+    """NetConfig from a file's metadata, every field of the right type and within bounds."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: damaged livestyle metadata (config is {type(raw).__name__}, expected an object)")
+    defaults = NetConfig()
+    for name, value in raw.items():
+        want = type(getattr(defaults, name))
+        ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
+        if not ok:
+            raise ValueError(f"{path}: config field {name} should be {want.__name__}, got {value!r}")
+        if name in _CONFIG_LIMITS and not _CONFIG_LIMITS[name][0] <= value <= _CONFIG_LIMITS[name][1]:
+            lo, hi = _CONFIG_LIMITS[name]
+            raise ValueError(f"{path}: config field {name} should be {lo}..{hi}, got {value}")
+        if name in _CONFIG_CHOICES and value not in _CONFIG_CHOICES[name]:
+            raise ValueError(f"{path}: config field {name} should be one of {_CONFIG_CHOICES[name]}, got {value!r}")
+    return NetConfig(**raw)
+
+
+def _checked_styles(path, raw) -> list[StyleInfo]:
+    known = {f.name for f in dataclasses.fields(StyleInfo)}
+    if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
+        raise ValueError(f"{path}: damaged livestyle metadata (styles should be a list of objects)")
+    for s in raw:
+        extra = sorted(set(s) - known)
+        if extra or not isinstance(s.get("name"), str) or not isinstance(s.get("source", ""), str):
+            raise ValueError(f"{path}: style entry {s!r} should have a name and a source (text) only"
+                             + (f", got also {extra}" if extra else ""))
+    return [StyleInfo(**s) for s in raw]
+
+
+def _checked_presets(path, raw, names: list[str]) -> dict[str, dict[str, float]]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: damaged livestyle metadata (presets should be an object)")
+    for short, mix in raw.items():
+        if not isinstance(mix, dict) or not mix:
+            raise ValueError(f"{path}: preset {short!r} should map style names to weights, got {mix!r}")
+        for style, w in mix.items():
+            if style not in names:
+                raise ValueError(f"{path}: preset {short!r} names style {style!r}, which the model does not have "
+                                 f"(styles: {', '.join(names)})")
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+                raise ValueError(f"{path}: preset {short!r} gives {style!r} the weight {w!r}; expected a number >= 0")
+    return raw
 
 
 # ---- style names and mixes ------------------------------------------------------------------
@@ -214,8 +281,8 @@ def parse_mix(spec: str, model: ModelFile) -> torch.Tensor:
             weight = float(w) if w.strip() else 1.0
         except ValueError:
             raise ValueError(f"expected a number after ':' in style mix {spec!r}, got {w!r}") from None
-        if weight < 0:
-            raise ValueError(f"style weights must be >= 0, got {weight} for {name!r}")
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"expected a finite style weight >= 0 after {name.strip()!r}: in {spec!r}, got {w.strip()!r}")
         total += weight * style_weights(name, model)
     if total.sum() <= 0:
         raise ValueError(f"style mix {spec!r} has no positive weight")

@@ -57,10 +57,13 @@ def test_a_short_last_batch_is_padded_to_the_compiled_size_and_trimmed(tiny_net,
     st = Stylizer(tiny_net, cfg)
     seen = []
     monkeypatch.setattr(st, "_runner", lambda kind, x, mix: (seen.append(tuple(x.shape)), st._modules[kind])[1])
-    frames = [np.full((8, 8, 3), v, np.uint8) for v in (10, 200)]
+    # textured frames: on constant ones instance norm divides rounding noise by almost nothing, and batch-4
+    # and batch-1 convolutions (different kernels) then disagree by tens of levels on some AVX-512 CPUs
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(2)]
     mixes = torch.tensor([[1.0, 0, 0], [0, 0, 1.0]])
     out = st(frames, mixes)
-    assert seen == [(4, 8, 8, 3)] and len(out) == 2
+    assert seen == [(4, 16, 16, 3)] and len(out) == 2
     alone = [Stylizer(tiny_net, StylizeConfig(device="cpu", compile="off", precision="fp32"))([f], m)[0]
              for f, m in zip(frames, mixes)]
     assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(out, alone))

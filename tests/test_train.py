@@ -238,7 +238,7 @@ def test_a_full_disk_while_checkpointing_keeps_the_last_good_checkpoint(tmp_path
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", full_disk)
-    with pytest.raises(RuntimeError, match="could not save checkpoint .*the disk is full; the previous checkpoint"):
+    with pytest.raises(RuntimeError, match="no checkpoint was saved to .*the disk is full; the previous checkpoint"):
         save_checkpoint(path, {**state, "step": 2})
     assert path.read_bytes() == good and os.listdir(tmp_path) == ["checkpoint.pt"]
 

@@ -258,7 +258,7 @@ def test_unknown_output_extension_is_refused(clips, tiny_model_path, tmp_path, c
     out = tmp_path / "o" / "out.xyz"
     assert run(clips["av"], out, "--weights", tiny_model_path, "--styles", "a") == 2
     err = capsys.readouterr().err
-    assert f"cannot write video to {out}" in err and ".mp4" in err
+    assert f"output {out}: expected a video file name ending in" in err and ".mp4" in err
     assert not list(out.parent.iterdir())
 
 

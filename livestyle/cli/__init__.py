@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import threading
 
 from . import bench, evaluate, export, gatys, image, styles, train, video, webcam
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, err
@@ -22,29 +25,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    """Run one command; every failure the user can fix ends as one `livestyle: error:` line and exit 2,
+    Ctrl-C (also during start-up) and SIGTERM as `interrupted` and exit 130, with no traceback."""
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM does what Ctrl-C does (whatever the current SIGINT handler is: training checkpoints first)
+        signal.signal(signal.SIGTERM, lambda signum, frame: signal.getsignal(signal.SIGINT)(signal.SIGINT, frame))
+    args = None
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="livestyle: %(levelname)s: %(message)s")
-    # torch.compile's C++ toolchain probe warns about CUDA_HOME on CPU-only machines: not our user's concern
-    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
-    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:
+            return int(e.code or 0)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="livestyle: %(levelname)s: %(message)s")
+        quiet_native_logs(args.verbose)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
         return args.func(args)
     except KeyboardInterrupt:
         err("interrupted")
         return EXIT_INTERRUPTED
-    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, RuntimeError) as e:
-        if args.verbose:
+    except (ValueError, OSError, RuntimeError) as e:  # OSError: missing files, a full disk, permissions
+        if args is not None and args.verbose:
             raise
         err(str(e).splitlines()[0] if str(e) else type(e).__name__)
         return EXIT_USAGE
 
+
+def quiet_native_logs(verbose: bool) -> None:
+    """FFmpeg's and OpenCV's own log lines would print before our one-line error; keep them for -v."""
+    # torch.compile's C++ toolchain probe warns about CUDA_HOME on CPU-only machines: not our user's concern
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    if verbose:
+        return
+    # read when cv2 is first imported (PyAV's FFmpeg is quiet by default); -8 is FFmpeg's AV_LOG_QUIET
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ temporal options, the input/output check, the progress bar. Only the CLI prints.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -78,7 +79,7 @@ def number(kind: type, *, minimum: float, strict: bool, what: str):
             v = kind(text)
         except ValueError:
             v = None
-        if v is None or v < minimum or (strict and v == minimum):
+        if v is None or not math.isfinite(v) or v < minimum or (strict and v == minimum):
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return v
     return parse
@@ -154,9 +155,12 @@ def mix_from_args(args, model):
 
 
 def check_input_output(in_path: str, out_path: str, overwrite: bool) -> None:
-    """The input exists; the output passes atomic.check_output_path (never the input, no silent replace)."""
+    """The input exists and is a file; the output passes atomic.check_output_path (never the input, no
+    silent replace)."""
     if not os.path.exists(in_path):
         raise FileNotFoundError(f"input not found: {in_path}")
+    if os.path.isdir(in_path):
+        raise ValueError(f"input {in_path} is a folder; expected a file")
     check_output_path(out_path, overwrite=overwrite, input_path=in_path)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .common import info, non_negative_int, parse_size, positive_int, progress_bar, warn
+from .common import check_output_path, info, non_negative_int, parse_size, positive_int, progress_bar, warn
 
 
 def run(args) -> int:
@@ -16,16 +16,17 @@ def run(args) -> int:
 
     model = args.weights or str(default_model_path())
     styles = dict(parse_style_specs(args.styles.split(","))) if args.styles else None
-    if args.sheet:
-        folder = os.path.dirname(os.path.abspath(args.sheet))
-        if not os.path.isdir(folder):
-            raise ValueError(f"--sheet folder {folder} does not exist")
+    for out in (args.sheet, args.json if args.json != "-" else None):  # before the work, not after it
+        if out:
+            check_output_path(out, overwrite=args.overwrite, input_path=args.photos)
+    if args.sheet and os.path.splitext(args.sheet)[1].lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+        raise ValueError(f"--sheet {args.sheet}: expected a .png, .jpg or .webp file name")
     bar = progress_bar("photos") if args.json != "-" else None
     try:
         scores = evaluate(model, args.photos, styles=styles, limit=args.limit, holdout=args.holdout,
                           max_side_px=args.max_side, device=args.device, vgg=args.vgg,
                           vgg_convention=args.vgg_convention, sheet=args.sheet, gatys_photos=args.gatys,
-                          gatys_iterations=args.gatys_iterations, progress=bar.update_to if bar is not None else None)
+                          gatys_iterations=args.gatys_iterations, overwrite=args.overwrite, progress=bar.update_to if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()
@@ -33,7 +34,7 @@ def run(args) -> int:
                             max_side_px=args.max_side, definitions=DEFINITIONS)
     if args.json and args.json != "-":
         from ..atomic import atomic_write_bytes
-        atomic_write_bytes(args.json, (json.dumps(report, indent=1) + "\n").encode())
+        atomic_write_bytes(args.json, (json.dumps(report, indent=1) + "\n").encode(), overwrite=args.overwrite)
     if args.json == "-":
         print(json.dumps(report, indent=1))
         return 0
@@ -139,6 +140,7 @@ def add_parser(sub) -> None:
     s.add_argument("--max-side", type=positive_int, default=512, metavar="PX", help="longest side of the photos; "
                    "smaller ones keep their size (default 512)")
     s.add_argument("--sheet", metavar="FILE", help="write a contact sheet (rows photos, columns styles)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing --sheet or --json file")
     s.add_argument("--gatys", type=non_negative_int, default=0, metavar="N", help="also optimise the first N photos per style "
                    "with Gatys et al. and score them the same way: what the losses can reach (slow)")
     s.add_argument("--gatys-iterations", type=positive_int, default=100, help="Gatys iterations at full size")

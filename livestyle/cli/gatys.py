@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
-from .common import check_input_output, info, positive_int
+from .common import check_input_output, info, non_negative_float, positive_float, positive_int
 
 
 def float_list(text: str) -> tuple[float, ...]:
@@ -15,6 +16,8 @@ def float_list(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, e.g. 0.25,0.5,1, got {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError(f"expected at least one number, got {text!r}")
+    if not all(math.isfinite(v) and v >= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers >= 0, got {text!r}")
     return values
 
 
@@ -47,17 +50,17 @@ def add_gatys_options(p: argparse.ArgumentParser, *, video: bool = False) -> Non
     p.add_argument("--scales", type=float_list, metavar="S1,S2,...", help="coarse to fine, fractions of the "
                    f"output size (default {','.join(f'{s:g}' for s in d.scales)}; 1 = single scale)")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), help="default lbfgs")
-    p.add_argument("--lr", type=float, help="step size (default 1 for L-BFGS, 0.02 for Adam)")
+    p.add_argument("--lr", type=positive_float, help="step size (default 1 for L-BFGS, 0.02 for Adam)")
     p.add_argument("--init", choices=("content", "noise", "net"), help="start from the content (default), "
                    "seeded noise, or a livestyle network's output (--weights FILE --init-style NAME)")
     p.add_argument("--init-style", metavar="NAME", help="--init net: style, preset or mix of the --weights model")
-    p.add_argument("--content-weight", type=float, help=f"default {d.content_weight:g}")
-    p.add_argument("--style-weight", type=float, help=f"default {d.style_weight:g}")
-    p.add_argument("--tv-weight", type=float, help=f"default {d.tv_weight:g}")
+    p.add_argument("--content-weight", type=non_negative_float, help=f"default {d.content_weight:g}")
+    p.add_argument("--style-weight", type=non_negative_float, help=f"default {d.style_weight:g}")
+    p.add_argument("--tv-weight", type=non_negative_float, help=f"default {d.tv_weight:g}")
     p.add_argument("--content-layer", help=f"default {d.content_layer}")
     p.add_argument("--style-layers", type=layer_weights, metavar="L[:W],...",
                    help=f"default {','.join(d.style_layers)} (weight 1 each)")
-    p.add_argument("--style-scale", type=float, help="style image size relative to the output (default 1)")
+    p.add_argument("--style-scale", type=positive_float, help="style image size relative to the output (default 1)")
     p.add_argument("--save-every", type=positive_int, metavar="N", help="write OUT's name + .iterNNNN every N "
                    "iterations (at the current stage's size)")
     p.add_argument("--vgg", metavar="PATH", help="VGG weights (default $LIVESTYLE_VGG, else torchvision's)")
@@ -69,7 +72,7 @@ def add_gatys_options(p: argparse.ArgumentParser, *, video: bool = False) -> Non
     p.add_argument("--no-channels-last", action="store_true", help="keep VGG in NCHW")
     p.add_argument("--seed", type=int, help="noise init seed (default 0)")
     if video:
-        p.add_argument("--temporal-weight", type=float, help=f"temporal loss weight (default {d.temporal_weight:g}; "
+        p.add_argument("--temporal-weight", type=non_negative_float, help=f"temporal loss weight (default {d.temporal_weight:g}; "
                        "0 = frames independent)")
         p.add_argument("--long-term", type=lambda t: tuple(int(v) for v in t.split(",")), metavar="J1,J2,...",
                        help="earlier frames tied by the temporal loss, e.g. 1,2,4 (default 1: short-term only)")

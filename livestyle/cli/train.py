@@ -6,7 +6,7 @@ import logging
 import math
 import sys
 
-from .common import EXIT_INTERRUPTED, info, non_negative_float, positive_int
+from .common import EXIT_INTERRUPTED, info, non_negative_float, positive_float, positive_int
 
 
 _TRAIN_FIELDS = ("styles", "content_dir", "out", "overwrite", "checkpoint_dir", "image_size", "style_size",
@@ -174,12 +174,12 @@ def add_parser(sub) -> None:
                    "for their Gram targets (default: --image-size)")
     s.add_argument("--batch-size", type=positive_int, help="photos per step and process (default 4)")
     s.add_argument("--steps", type=positive_int, help="training steps in all (default 2000)")
-    s.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    s.add_argument("--lr", type=positive_float, help="Adam learning rate (default 1e-3)")
     s.add_argument("--warmup-steps", type=int, metavar="N", help="raise the lr linearly over N steps (default 0; "
                    "use ~10%% of the steps with --lr above 3e-3)")
-    s.add_argument("--content-weight", type=float, help="default 1e-5 (relu2_2 MSE, Caffe VGG scale)")
-    s.add_argument("--style-weight", type=float, help="default 1e-5 (Gram MSE, relu1_2..relu3_3)")
-    s.add_argument("--tv-weight", type=float, help="default 10 (total variation of the output)")
+    s.add_argument("--content-weight", type=non_negative_float, help="default 1e-5 (relu2_2 MSE, Caffe VGG scale)")
+    s.add_argument("--style-weight", type=non_negative_float, help="default 1e-5 (Gram MSE, relu1_2..relu3_3)")
+    s.add_argument("--tv-weight", type=non_negative_float, help="default 10 (total variation of the output)")
     s.add_argument("--style-layers", metavar="L[:W],...", help="VGG layers of the style loss with optional "
                    "weights (default relu1_2,relu2_2,relu3_3)")
     s.add_argument("--content-layer", metavar="LAYER", help="VGG layer of the content loss (default relu2_2)")
@@ -204,7 +204,7 @@ def add_parser(sub) -> None:
     s.add_argument("--threads", type=positive_int, help="CPU threads per process")
     s.add_argument("--seed", type=int, help="default 0")
     s.add_argument("--checkpoint-dir", metavar="DIR", help="default: <out>.ckpt/ beside --out")
-    s.add_argument("--checkpoint-every-s", type=float, metavar="S", help="seconds between checkpoints "
+    s.add_argument("--checkpoint-every-s", type=non_negative_float, metavar="S", help="seconds between checkpoints "
                    "(default 300)")
     s.add_argument("--preview-every", type=int, metavar="N", help="steps between preview PNGs in the "
                    "checkpoint folder (default 200, 0 = none)")

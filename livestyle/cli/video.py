@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from .common import EXIT_INTERRUPTED, X264_PRESETS, add_stylize_options, check_input_output, info, load_model, mix_from_args, positive_int, progress_bar, stylize_config, temporal_config, unit_float, warn
+from .common import EXIT_INTERRUPTED, non_negative_int, X264_PRESETS, add_stylize_options, check_input_output, info, load_model, mix_from_args, positive_int, progress_bar, stylize_config, temporal_config, unit_float, warn
 from .gatys import GatysBar, add_gatys_options, gatys_config, read_styles
 
 
@@ -48,8 +48,6 @@ def run(args) -> int:
     from ..transcode import VideoInterrupted, stylize_video
 
     check_input_output(args.input, args.output, args.overwrite)
-    if not 0 <= args.crf <= 63:
-        raise ValueError(f"--crf must be 0..51 for x264/x265 (0..63 for VP9/AV1), got {args.crf}")
     model = load_model(args)
     if args.schedule:
         from ..schedule import parse_schedule
@@ -90,7 +88,7 @@ def add_parser(sub) -> None:
     s.add_argument("input", help="input video (MP4, MOV, MKV, WebM, ...)")
     s.add_argument("output", help="output video; .mp4 gets H.264 + the input's audio")
     add_stylize_options(s)
-    s.add_argument("--crf", type=int, default=18, help="quality for x264/x265/VP9/AV1: lower is better, bigger "
+    s.add_argument("--crf", type=non_negative_int, default=18, help="quality for x264/x265/VP9/AV1: lower is better, bigger "
                    "(default 18, visually lossless)")
     s.add_argument("--codec", default="libx264", help="video encoder (default libx264; e.g. libx265, libvpx-vp9)")
     s.add_argument("--preset", default="veryfast", help="x264/x265 speed preset: ultrafast ... veryslow "

@@ -8,7 +8,7 @@ from .common import EXIT_USAGE, add_stylize_options, check_output_path, err, inf
 
 
 def key_help() -> str:
-    from ..controls import KEY_HELP
+    from ..keys import KEY_HELP
     return KEY_HELP
 
 
@@ -23,6 +23,9 @@ def run(args) -> int:
     from ..stylize import StreamStylizer
     from ..weights import style_weights
 
+    if args.mix:
+        raise ValueError("webcam takes no --mix: keys 1-9 pick one of --styles, b then a number and [ ] blend "
+                         "two of them live")
     keys = parse_keys(args.keys) if args.keys else None
     if not os.path.isdir(args.snapshot_dir):
         raise ValueError(f"--snapshot-dir {args.snapshot_dir}: expected an existing folder for snapshots and "
