@@ -1,0 +1,113 @@
+"""Train the shipped model: every public-domain painting of ../shared/data/styles (tools/style_files.json,
+sources in tools/style_sources.json) with the recipe of weights/README.md, the temporal loss for the last
+steps, and a resumable checkpoint mirrored to weights/wip/ (one file, replaced each time) so that the run
+survives a new machine: commit that file, and on a fresh checkout this tool resumes from it.
+
+    python tools/train_shipped.py --steps 4000 --temporal-from 3600        # start, or resume
+    python tools/train_shipped.py --package                                 # -> weights/livestyle.safetensors
+
+Runs in the foreground with the usual progress bar; Ctrl-C checkpoints (and mirrors) first.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+RUN = ROOT / "runs" / "shipped"
+OUT = RUN / "livestyle.safetensors"
+CKPT = RUN / "livestyle.ckpt" / "checkpoint.pt"
+WIP = ROOT / "weights" / "wip" / "shipped.ckpt.pt"
+
+# the recipe (weights/README.md, "How the recipe was chosen")
+RECIPE = dict(arch="fast", image_size=256, style_size=512, batch_size=4, lr=1e-3, loss_norm="target",
+              style_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0},
+              content_layer="relu3_3", content_weight=1.0, style_weight=1.5, tv_weight=10.0, seed=0)
+TEMPORAL_WEIGHT = 100.0
+
+
+def mirror(path: Path) -> None:
+    """Copy the checkpoint to weights/wip/ atomically (a hidden temporary file, then a rename)."""
+    WIP.parent.mkdir(parents=True, exist_ok=True)
+    tmp = WIP.with_name(f".{WIP.name}.tmp")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, WIP)
+
+
+def main(argv=None) -> int:
+    from livestyle.bench import parse_arch
+    from livestyle.config import TrainConfig
+    from livestyle.train import TrainingInterrupted, resume_config, train
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--temporal-from", type=int, default=3600, help="steps before the temporal loss starts")
+    p.add_argument("--package", action="store_true", help="write the finished run as weights/livestyle.safetensors")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+
+    if args.package:
+        from livestyle.weights import load_stylenet, save_stylenet
+        model = load_stylenet(OUT)
+        presets = json.loads((ROOT / "tools" / "style_presets.json").read_text())
+        save_stylenet(ROOT / "weights" / "livestyle.safetensors", model.net, model.styles, presets=presets,
+                      training=model.training)
+        print(f"wrote weights/livestyle.safetensors ({len(model.styles)} styles) from {OUT}")
+        return 0
+
+    files = json.loads((ROOT / "tools" / "style_files.json").read_text())
+    sources = json.loads((ROOT / "tools" / "style_sources.json").read_text())
+    styles = [f"{name}={os.path.relpath(SHARED / 'styles' / f, ROOT)}" for name, f in files.items()]
+    RUN.mkdir(parents=True, exist_ok=True)
+    if not CKPT.exists() and WIP.exists():  # a fresh machine: continue from the committed checkpoint
+        CKPT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(WIP, CKPT)
+        print(f"resuming from {WIP.relative_to(ROOT)}", file=sys.stderr)
+    os.chdir(ROOT)  # style and content paths are relative to the repository, so a checkpoint moves with it
+
+    def progress(e: dict) -> None:
+        if e["event"] == "checkpoint":
+            mirror(Path(e["path"]))
+        elif e["event"] == "step" and e["step"] % 50 == 0:
+            print(f"step {e['step']}/{e['steps']}: content {e['content']:.3g} style {e['style']:.3g} "
+                  f"tv {e['tv']:.3g} temporal {e['temporal']:.3g}, {e['ms_per_step']:.0f} ms", file=sys.stderr,
+                  flush=True)
+
+    phases = [(args.temporal_from, 0.0), (args.steps, TEMPORAL_WEIGHT)]
+    for end, temporal in phases:
+        if CKPT.exists():
+            cfg = resume_config(str(CKPT), {"steps": end, "temporal_weight": temporal})
+            if cfg.steps <= _step(CKPT):
+                continue
+        else:
+            cfg = TrainConfig(styles=styles, style_sources={k: v for k, v in sources.items() if k in files},
+                              content_dir=os.path.relpath(SHARED / "content", ROOT), out=str(OUT.relative_to(ROOT)),
+                              holdout="tools/holdout_photos.txt",
+                              vgg=os.path.relpath(SHARED / "vgg" / "vgg16-caffe-features-fp16.pth", ROOT),
+                              steps=end, temporal_weight=temporal, checkpoint_every_s=600, preview_every=500,
+                              command=f"python tools/train_shipped.py --steps {args.steps} --temporal-from {args.temporal_from}",
+                              **{k: (parse_arch(v) if k == "arch" else v) for k, v in RECIPE.items()})
+        try:
+            train(dataclasses.replace(cfg, overwrite=True), progress=progress)
+        except TrainingInterrupted as e:
+            print(f"interrupted at step {e.step}; checkpoint mirrored to {WIP.relative_to(ROOT)}", file=sys.stderr)
+            return 130
+    mirror(CKPT)
+    print(f"done: {OUT} (package it with --package)", file=sys.stderr)
+    return 0
+
+
+def _step(path: Path) -> int:
+    from livestyle.checkpoint import load_checkpoint
+    return int(load_checkpoint(str(path))["step"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
