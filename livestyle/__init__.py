@@ -21,8 +21,8 @@ _WHERE = {
     "GatysConfig": "config", "NetConfig": "config", "StylizeConfig": "config", "TemporalConfig": "config",
     "TrainConfig": "config", "VideoConfig": "config",
     "StyleNet": "model", "StreamStylizer": "stylize", "Stylizer": "stylize", "stylize_video": "transcode",
-    "ModelFile": "weights", "StyleInfo": "weights", "load_stylenet": "weights", "parse_mix": "weights",
-    "save_stylenet": "weights",
+    "ModelFile": "modelfile", "StyleInfo": "modelfile", "load_stylenet": "modelfile", "parse_mix": "modelfile",
+    "save_stylenet": "modelfile",
 }
 __all__ = sorted(_WHERE)
 __version__ = "0.1.0"

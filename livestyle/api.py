@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .config import StylizeConfig, TemporalConfig, VideoConfig
-from .weights import ModelFile, StyleInfo, default_model_path, load_stylenet, parse_mix
+from .modelfile import ModelFile, StyleInfo, default_model_path, load_stylenet, parse_mix
 
 Styles = str | Mapping[str, float] | list[str]
 
@@ -57,7 +57,7 @@ class Model:
                 preserve_color: bool = False, max_side: int | None = None) -> np.ndarray:
         """A stylized copy of `image` (uint8 (H, W, 3) RGB, or an image file's path): uint8 (H, W, 3) RGB,
         the same size unless `max_side` shrinks it."""
-        from .images import check_frame, fit_size, read_image, resize_frame
+        from .images import check_frame, check_size, fit_size, read_image, resize_frame
         from .stylize import StreamStylizer
 
         if isinstance(image, (str, os.PathLike)):
@@ -66,6 +66,7 @@ class Model:
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"expected strength in 0..1, got {strength}")
         w, h = fit_size(image.shape[1], image.shape[0], max_side_px=max_side)
+        check_size("image", w, h)
         image = resize_frame(image, w, h)
         if self._image_step is None:  # eager network: one picture does not repay a compile
             self._image_step = StreamStylizer(self.file.net, StylizeConfig(device=self.device, compile="off"))
@@ -97,7 +98,7 @@ class Model:
 
 def load(path: str | os.PathLike | None = None, *, device: str = "auto") -> Model:
     """The shipped model (or your default one in the user model folder), or the model file at `path`."""
-    from .model import resolve_device
+    from .device import resolve_device
 
     dev = resolve_device(device)
     return Model(load_stylenet(path or default_model_path(), device=dev), device=str(dev))

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import torch
 
 from .config import NetConfig
-from .model import StyleNet, conv_gflops, count_params
+from .model import ARCHS, StyleNet, conv_gflops, count_params
 
-REFERENCE = NetConfig()  # Johnson et al. 2016 / pytorch examples fast_neural_style at full width
+REFERENCE = ARCHS["johnson"]  # Johnson et al. 2016 / pytorch examples fast_neural_style at full width
 
 
 @dataclass
@@ -90,47 +90,6 @@ def time_network(name: str, cfg: NetConfig, width: int, height: int, *, mode: st
     med = statistics.median(samples)
     return NetTiming(name, width, height, mode, med, (max(samples) - min(samples)) / med,
                      conv_gflops(cfg, width, height), count_params(net))
-
-
-# Candidate layouts measured by `livestyle bench --arch`; "fast" is the shipped architecture once
-# chosen (see weights/README.md for how it was settled).
-PRESET_ARCHS = {
-    "johnson": REFERENCE,
-    "fast": NetConfig(base_width=16, max_width=64, n_downsample=3, outer_kernel=5),
-    "faster": NetConfig(base_width=8, max_width=64, n_downsample=3, outer_kernel=5),
-}
-
-
-def parse_arch(spec: str) -> NetConfig:
-    """A preset name ('fast', 'johnson', ...) or 'key=value,...' over NetConfig fields, optionally
-    starting from a preset: 'fast,n_res_blocks=3'."""
-    import dataclasses
-    fields = {f.name: f.type for f in dataclasses.fields(NetConfig)}
-    base = NetConfig()
-    overrides = {}
-    for part in [p.strip() for p in spec.split(",") if p.strip()]:
-        if "=" not in part:
-            if part not in PRESET_ARCHS:
-                raise ValueError(f"unknown architecture {part!r}; expected one of {', '.join(PRESET_ARCHS)} "
-                                 "or key=value over NetConfig fields")
-            base = PRESET_ARCHS[part]
-            continue
-        key, value = (s.strip() for s in part.split("=", 1))
-        if key not in fields:
-            raise ValueError(f"unknown NetConfig field {key!r} in --arch; expected one of {', '.join(fields)}")
-        current = getattr(NetConfig(), key)
-        try:
-            if isinstance(current, bool):
-                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                    raise ValueError
-                overrides[key] = value.lower() in ("1", "true", "yes")
-            elif isinstance(current, int):
-                overrides[key] = int(value)
-            else:
-                overrides[key] = value
-        except ValueError:
-            raise ValueError(f"--arch {key}={value!r}: expected {type(current).__name__}") from None
-    return NetConfig(**{**base.__dict__, **overrides})
 
 
 def network_table(cfg: NetConfig, name: str, resolutions: list[tuple[int, int]], *, modes: list[str],

@@ -32,9 +32,9 @@ from .data import list_images, load_style_image, read_name_list
 from .frames import frames_to_tensor, tensor_to_frame
 from .images import decode_image, encode_image, fit_size, resize_frame
 from .losses import content_distance, gram_distance, gram_matrix
-from .model import resolve_device
+from .device import resolve_device
 from .vgg import load_vgg
-from .weights import load_stylenet
+from .modelfile import load_stylenet
 
 log = logging.getLogger(__name__)
 

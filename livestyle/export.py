@@ -21,7 +21,7 @@ import warnings
 import torch
 
 from .atomic import atomic_output
-from .weights import ModelFile
+from .modelfile import ModelFile
 
 log = logging.getLogger(__name__)
 

@@ -80,12 +80,8 @@ def check_config(cfg: GatysConfig) -> None:
 
 
 def use_bf16(cfg: GatysConfig, device: torch.device) -> bool:
-    if cfg.bf16 is not None:
-        return cfg.bf16
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    from .stylize import cpu_has_fast_bf16
-    return device.type == "cpu" and cpu_has_fast_bf16()
+    from .device import fast_bf16
+    return cfg.bf16 if cfg.bf16 is not None else fast_bf16(device)
 
 
 def resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -149,7 +145,7 @@ def match_histogram(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
 
 def network_init(content: torch.Tensor, weights_path: str, style: str) -> torch.Tensor:
     """A livestyle model's output for `content` as a warm start: (1, 3, H, W) in [0, 1]."""
-    from .weights import load_stylenet, parse_mix
+    from .modelfile import load_stylenet, parse_mix
 
     model = load_stylenet(weights_path, device=content.device)
     mix = parse_mix(style, model)
@@ -184,7 +180,7 @@ class GatysOptimizer:
         if len(weights) != len(styles) or any(w < 0 for w in weights) or sum(weights) <= 0:
             raise ValueError(f"expected {len(styles)} style weights >= 0 with a positive sum, got {weights}")
         self.cfg = cfg
-        from .model import resolve_device
+        from .device import resolve_device
         self.device = resolve_device(cfg.device)
         if cfg.threads and self.device.type == "cpu":
             torch.set_num_threads(cfg.threads)

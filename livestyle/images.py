@@ -39,7 +39,16 @@ def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=interp)
 
 
-MAX_IMAGE_PIXELS = 36_000_000  # larger images and video frames are refused (several GB of activations)
+MAX_SIDE_PX = 8192  # larger images and video frames are refused: several GB of activations per frame
+MAX_PIXELS = 36_000_000  # 36 Mpixel, e.g. 8000x4500
+
+
+def check_size(what: str, width: int, height: int) -> None:
+    """The one size limit for pictures and video frames; the message says how to get under it."""
+    if max(width, height) > MAX_SIDE_PX or width * height > MAX_PIXELS:
+        raise ValueError(f"{what}: {width}x{height} ({width * height / 1e6:.0f} Mpixel) is too large to stylize "
+                         f"(limit {MAX_SIDE_PX} px a side and {MAX_PIXELS // 1_000_000} Mpixel); "
+                         "pass --max-side 1920 or smaller")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 

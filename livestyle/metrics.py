@@ -145,3 +145,45 @@ def gt_flows_for(numbers: list[int | None], flow_dir: str | os.PathLike, size: t
         p = by_number.get(a) if a is not None and b == a + 1 else None
         out.append(resize_flow(read_flo(p), *size) if p is not None else None)
     return out
+
+
+def flicker_report(output: str | os.PathLike, input: str | os.PathLike | None = None, *,
+                   gt_flow: str | os.PathLike | None = None, max_frames: int | None = None,
+                   size: tuple[int, int] | None = None) -> dict:
+    """`livestyle eval-temporal` as a function: the warping error of a stylized video (file or frame
+    folder) with flows from `input` (the video it was made from; without it, from the output itself),
+    the input's own error (the floor), and with ground-truth flows where `gt_flow` has them. Returns a
+    dict (JSON-ready) with `notes`, things worth a warning, and `numbers`, the frame numbers used."""
+    notes: list[str] = []
+    out_frames, out_numbers = read_frames(output, max_frames=max_frames, size=size)
+    if not out_frames:
+        raise ValueError(f"{output}: no frames")
+    h, w = out_frames[0].shape[:2]
+    if input:
+        in_frames, in_numbers = read_frames(input, max_frames=max_frames, size=(w, h))
+    else:
+        in_frames, in_numbers = out_frames, out_numbers
+    n = min(len(in_frames), len(out_frames))
+    if len(in_frames) != len(out_frames):
+        notes.append(f"input has {len(in_frames)} frames and output {len(out_frames)}; comparing the first {n}")
+    if n < 2:
+        raise ValueError(f"expected at least 2 frames, got {n} in {output}")
+    in_frames, out_frames, in_numbers = in_frames[:n], out_frames[:n], in_numbers[:n]
+    flows, masks = metric_flows(in_frames)
+    in_error = float(np.mean(pair_warping_errors(in_frames, flows, masks))) if input else None
+    numbers = in_numbers if input else out_numbers[:n]
+    result = {"output": str(output), "input": str(input) if input else None, "frames": n, "size": f"{w}x{h}",
+              "flow": "DIS medium preset, full resolution, on the input frames; forward-backward + "
+                      "motion-boundary mask (Ruder et al. 2016)",
+              "warping_error_output": float(np.mean(pair_warping_errors(out_frames, flows, masks))),
+              "warping_error_input": in_error,
+              "trusted_fraction": float(np.mean([m.mean() for m in masks])), "notes": notes, "numbers": numbers}
+    if gt_flow:
+        gt = gt_flows_for(numbers, gt_flow, (w, h))
+        pairs = [(numbers[i], numbers[i + 1]) for i, g in enumerate(gt) if g is not None]
+        result["gt_pairs"], result["gt_pairs_total"] = pairs, n - 1
+        if pairs:
+            result["warping_error_output_gt"] = float(np.mean(pair_warping_errors(out_frames, gt, [None] * len(gt))))
+            if input:
+                result["warping_error_input_gt"] = float(np.mean(pair_warping_errors(in_frames, gt, [None] * len(gt))))
+    return result

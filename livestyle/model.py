@@ -168,6 +168,47 @@ class StyleNet(nn.Module):
         return torch.sigmoid(y[:, :, :h, :w].float())
 
 
+# The named architectures: "fast" is the shipped one (weights/README.md says how it was chosen), "johnson"
+# the reference `livestyle bench` times it against, "faster" a narrower candidate.
+ARCHS = {
+    "johnson": NetConfig(),  # Johnson et al. 2016 (the NetConfig defaults): the reference of `livestyle bench`
+    "fast": NetConfig(base_width=16, max_width=64, n_downsample=3, outer_kernel=5),
+    "faster": NetConfig(base_width=8, max_width=64, n_downsample=3, outer_kernel=5),
+}
+
+
+def parse_arch(spec: str) -> NetConfig:
+    """A preset name ('fast', 'johnson', ...) or 'key=value,...' over NetConfig fields, optionally
+    starting from a preset: 'fast,n_res_blocks=3'."""
+    import dataclasses
+    fields = {f.name: f.type for f in dataclasses.fields(NetConfig)}
+    base = NetConfig()
+    overrides = {}
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        if "=" not in part:
+            if part not in ARCHS:
+                raise ValueError(f"unknown architecture {part!r}; expected one of {', '.join(ARCHS)} "
+                                 "or key=value over NetConfig fields")
+            base = ARCHS[part]
+            continue
+        key, value = (s.strip() for s in part.split("=", 1))
+        if key not in fields:
+            raise ValueError(f"unknown NetConfig field {key!r} in --arch; expected one of {', '.join(fields)}")
+        current = getattr(NetConfig(), key)
+        try:
+            if isinstance(current, bool):
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError
+                overrides[key] = value.lower() in ("1", "true", "yes")
+            elif isinstance(current, int):
+                overrides[key] = int(value)
+            else:
+                overrides[key] = value
+        except ValueError:
+            raise ValueError(f"--arch {key}={value!r}: expected {type(current).__name__}") from None
+    return NetConfig(**{**base.__dict__, **overrides})
+
+
 def count_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
@@ -191,16 +232,3 @@ def conv_gflops(cfg: NetConfig, width: int, height: int) -> float:
     for h in hooks:
         h.remove()
     return total / 1e9
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> CUDA when available, else CPU; anything else is checked and passed to torch."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"expected --device auto, cpu, cuda or cuda:N, got {name!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}); use cpu")
-    return dev

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .weights import ModelFile, parse_mix
+from .modelfile import ModelFile, parse_mix
 
 _EXAMPLE = "0:monet,10s:vangogh or 0:a,5:a:0.5+b:0.5"
 

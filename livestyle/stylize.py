@@ -27,17 +27,13 @@ import torch
 from .color import transfer_luminance
 from .config import StylizeConfig, TemporalConfig
 from .frames import frames_to_tensor, tensor_to_frames
-from .model import StyleNet, resolve_device
+from .model import StyleNet
+from .device import fast_bf16, resolve_device
 
 log = logging.getLogger(__name__)
 
 MIN_COMPILE_AREA = 128 * 128  # below this, compiling costs more than it can save
 _COMPILE_LOCK = threading.Lock()
-
-
-def cpu_has_fast_bf16() -> bool:
-    cap = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends.cpu, "get_cpu_capability") else ""
-    return torch.backends.mkldnn.is_available() and cap.startswith("AVX512") or "AMX" in cap
 
 
 class FramesNet(torch.nn.Module):
@@ -83,7 +79,7 @@ class Stylizer:
             return None
         if self.device.type == "cuda":
             return torch.bfloat16 if precision == "bf16" else torch.float16
-        if precision in ("bf16", "fp16") or cpu_has_fast_bf16():
+        if precision in ("bf16", "fp16") or fast_bf16(self.device):
             return torch.bfloat16
         return None
 

@@ -45,9 +45,10 @@ from .frames import tensor_to_frame
 from .images import encode_image
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .motion import moved_pair
-from .model import CondInstanceNorm, StyleNet, resolve_device
+from .model import CondInstanceNorm, StyleNet
+from .device import fast_bf16, resolve_device
 from .vgg import load_vgg
-from .weights import StyleInfo, load_stylenet, save_stylenet
+from .modelfile import StyleInfo, load_stylenet, save_stylenet
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +101,7 @@ def resume_config(path: str, overrides: dict) -> TrainConfig:
 
 
 def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
-    if cfg.bf16 is not None:
-        return cfg.bf16
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return (device.type == "cpu" and torch.backends.mkldnn.is_available()
-            and torch.ops.mkldnn._is_mkldnn_bf16_supported())  # AVX512-BF16 or AMX
+    return cfg.bf16 if cfg.bf16 is not None else fast_bf16(device)
 
 
 def _dist_env() -> tuple[int, int, int]:

@@ -25,16 +25,15 @@ import numpy as np
 import torch
 
 from .atomic import atomic_output
-from .pipeline import reader, writer
+from .io_threads import reader, writer
 from .config import StylizeConfig, VideoConfig
+from .images import check_size
 from .sinks import VideoFileSink, check_encoder, container_for, even_required
 from .sources import VideoFileSource
 from .stylize import StreamStylizer
 
 log = logging.getLogger(__name__)
 
-MAX_SIDE_PX = 8192  # larger frames are refused: several GB of activations per frame
-MAX_PIXELS = 36_000_000  # 36 Mpixel, e.g. 8000x4500
 
 Process = Callable[[list[np.ndarray], list[float]], list[np.ndarray]]
 MixAt = Callable[[list[float]], torch.Tensor]  # frame times (s) -> (n_styles,) or (N, n_styles) mix
@@ -83,13 +82,6 @@ def partial_path(out_path: str | os.PathLike) -> str:
     return str(candidate)
 
 
-def check_frame_size(path: str, width: int, height: int) -> None:
-    if max(width, height) > MAX_SIDE_PX or width * height > MAX_PIXELS:
-        raise ValueError(f"{path}: frames of {width}x{height} ({width * height / 1e6:.0f} Mpixel) are too large "
-                         f"(limit {MAX_SIDE_PX} px a side and {MAX_PIXELS // 1_000_000} Mpixel); "
-                         "pass --max-side 1920 or smaller")
-
-
 def stylize_video(in_path: str | os.PathLike, out_path: str | os.PathLike, step: StreamStylizer,
                   mix_at: MixAt | torch.Tensor, *, video_cfg: VideoConfig | None = None,
                   progress: Progress | None = None) -> VideoSummary:
@@ -122,7 +114,7 @@ def transcode(in_path: str | os.PathLike, out_path: str | os.PathLike, process: 
                          even=need_even) as source:
         decode_s += time.perf_counter() - t0
         w, h = source.width, source.height
-        check_frame_size(in_path, w, h)
+        check_size(in_path, w, h)
         need_w, need_h = even_required(video_cfg.pix_fmt)
         if (need_w and w % 2) or (need_h and h % 2):
             raise ValueError(f"{in_path}: {w}x{h} has odd dimensions but {video_cfg.pix_fmt} needs an even width "

@@ -10,7 +10,7 @@ import torch
 
 from livestyle.config import NetConfig
 from livestyle.model import StyleNet
-from livestyle.weights import StyleInfo, save_stylenet
+from livestyle.modelfile import StyleInfo, save_stylenet
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"

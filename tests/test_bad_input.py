@@ -18,7 +18,7 @@ import pytest
 
 from livestyle import cli
 from livestyle.images import encode_image
-from livestyle.weights import load_stylenet
+from livestyle.modelfile import load_stylenet
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -61,7 +61,7 @@ def test_not_an_image_and_missing_model_are_clear(tmp_path, tiny_model_path, cap
 
 
 def test_without_a_trained_model_livestyle_says_so(tmp_path, monkeypatch, capsys):
-    import livestyle.weights as w
+    import livestyle.modelfile as w
     monkeypatch.setattr(w, "shipped_weights_dir", lambda: tmp_path)
     good = tmp_path / "g.png"
     good.write_bytes(encode_image(np.zeros((8, 8, 3), np.uint8), ".png"))

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from livestyle import cli
-from livestyle.weights import load_stylenet
+from livestyle.modelfile import load_stylenet
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency (pip install -e '.[dev]')")
 onnx = pytest.importorskip("onnx", reason="onnx is needed by the exporter (pip install -e '.[dev]')")

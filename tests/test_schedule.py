@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from livestyle.schedule import parse_schedule
-from livestyle.weights import load_stylenet
+from livestyle.modelfile import load_stylenet
 
 
 @pytest.fixture

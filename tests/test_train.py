@@ -26,7 +26,7 @@ from livestyle.evaluate import evaluate
 from livestyle.losses import content_loss, gram_matrix, style_loss, tv_loss
 from livestyle.train import train
 from livestyle.vgg import load_vgg
-from livestyle.weights import load_stylenet
+from livestyle.modelfile import load_stylenet
 
 TINY = NetConfig(base_width=8, n_res_blocks=1)
 

@@ -60,9 +60,9 @@ def test_scripted_keys_morph_the_mix_monotonically(moving_clip, tiny_model_path,
     from livestyle.config import StylizeConfig
     from livestyle.live import LiveOptions, run_live
     from livestyle.stylize import StreamStylizer
-    from livestyle.weights import load_stylenet, style_weights
+    from livestyle.modelfile import load_stylenet, style_vector
     model = load_stylenet(tiny_model_path)
-    vecs = [style_weights("a", model), style_weights("c", model)]
+    vecs = [style_vector("a", model), style_vector("c", model)]
     controls = Controls(StyleMix(vecs, morph_s=0.6))
     step = StreamStylizer(model.net, StylizeConfig(device="cpu", compile="off"))
     with LiveSource(str(moving_clip), loop=True) as src:

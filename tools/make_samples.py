@@ -7,7 +7,6 @@ animated GIF of the demo clip morphing from one style to another.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -17,10 +16,12 @@ import cv2
 import numpy as np
 import torch
 
-from livestyle.config import StylizeConfig
+from livestyle.config import StylizeConfig, TemporalConfig
 from livestyle.images import fit_size, resize_frame
-from livestyle.stylize import Stylizer
-from livestyle.weights import default_model_path, load_stylenet, parse_mix
+from livestyle.schedule import parse_schedule
+from livestyle.stylize import StreamStylizer, Stylizer
+from livestyle.transcode import stylize_video
+from livestyle.modelfile import default_model_path, load_stylenet, parse_mix
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,9 +61,10 @@ def demo_gif(weights: Path, out: Path, *, seconds: float = 6.0, fps: int = 8, wi
     """`livestyle video` on the demo clip with a style schedule, then a small GIF of it."""
     with tempfile.TemporaryDirectory() as tmp:
         styled = Path(tmp) / "styled.mp4"
-        subprocess.run([sys.executable, "-m", "livestyle", "video", str(ROOT / "samples" / "demo.mp4"), str(styled),
-                        "--weights", str(weights), "--schedule", "0:monet,1s:monet,5s:vangogh", "--max-side", "640"],
-                       check=True)
+        model = load_stylenet(weights)  # as `livestyle video demo.mp4 OUT --schedule ... --max-side 640` does
+        step = StreamStylizer(model.net, StylizeConfig(device="cpu", max_side_px=640), TemporalConfig())
+        stylize_video(ROOT / "samples" / "demo.mp4", styled, step,
+                      parse_schedule("0:monet,1s:monet,5s:vangogh", model).mix_at)
         with av.open(str(styled)) as inp, av.open(str(out), "w", format="gif") as gif:
             vs = inp.streams.video[0]
             height = round(vs.height * width / vs.width) // 2 * 2

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from livestyle.weights import load_stylenet, save_stylenet
+from livestyle.modelfile import load_stylenet, save_stylenet
 
 HERE = Path(__file__).resolve().parent
 

@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     from livestyle.controls import Controls, StyleMix
     from livestyle.live import LiveOptions, parse_keys, run_live
     from livestyle.stylize import StreamStylizer
-    from livestyle.weights import default_model_path, load_stylenet, style_weights
+    from livestyle.modelfile import default_model_path, load_stylenet, style_vector
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0)
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     model = load_stylenet(default_model_path())
     names = args.styles.split(",")
     step = StreamStylizer(model.net, StylizeConfig(device="cpu", batch_size=1), TemporalConfig())
-    controls = Controls(StyleMix([style_weights(n, model) for n in names]))
+    controls = Controls(StyleMix([style_vector(n, model) for n in names]))
     duration = args.minutes * 60
     # switch styles every few seconds all the time: a switch must not leak or stall
     keys = parse_keys(",".join(f"{1 + i % len(names)}@{3 * i + 1}" for i in range(int(duration / 3))))

@@ -1,12 +1,13 @@
-"""Per-frame vs temporal loss vs coherence vs both, on the real clips, through `livestyle video`.
+"""Per-frame vs temporal loss vs coherence vs both, on the real clips, through the `livestyle video` frame step.
 
     .venv/bin/python tools/temporal_report.py --plain A.safetensors --stable B.safetensors --style NAME \
         [--clips davis_bear.mp4 sam2_cups_720p.mp4 sam2_bedroom_frames] [--temporal 0.6] \
         [--out-dir runs/temporal_report] [--json report.json] [--crop samples/temporal_crop.jpg]
 
 A and B are the same network and recipe, B trained with --temporal-weight (the temporal loss), A
-without. Every clip is stylized by `livestyle video ... --max-side 640 --temporal 0|T` with each model
-(4 runs per clip), then scored like `livestyle eval-temporal OUT --input CLIP` (Lai et al. 2018 warping
+without (or any two models to compare). Every clip is stylized as `livestyle video ... --max-side 640
+--temporal 0|T` does (transcode.stylize_video with a StreamStylizer) with each model (4 runs per clip),
+then scored like `livestyle eval-temporal OUT --input CLIP` (Lai et al. 2018 warping
 error: DIS medium flow on the input frames, forward-backward + motion-boundary masks) and by the content
 distance of `livestyle eval` (VGG relu3_3 MSE to the input frame / its energy) on every 4th frame, to see
 whether coherence smears. Frame folders are first encoded to a near-lossless MP4 (crf 10, 25 fps).
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -30,7 +30,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from livestyle import losses  # noqa: E402
+from livestyle.config import StylizeConfig, TemporalConfig, VideoConfig  # noqa: E402
 from livestyle.frames import frames_to_tensor  # noqa: E402
+from livestyle.modelfile import load_stylenet, parse_mix  # noqa: E402
+from livestyle.stylize import StreamStylizer  # noqa: E402
+from livestyle.transcode import stylize_video  # noqa: E402
 from livestyle.images import encode_image  # noqa: E402
 from livestyle.metrics import metric_flows, pair_warping_errors, read_frames  # noqa: E402
 from livestyle.vgg import load_vgg  # noqa: E402
@@ -56,22 +61,20 @@ def as_video(clip: Path, out_dir: Path) -> Path:
     return path
 
 
-def stylize(clip: Path, out: Path, weights: str, style: str, temporal: float) -> float:
-    cmd = [sys.executable, "-m", "livestyle", "video", str(clip), str(out), "--weights", weights, "--styles", style,
-           "--temporal", str(temporal), "--max-side", "640", "--overwrite", "--compile", "off"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
-    return 0.0
+def stylize(clip: Path, out: Path, weights: str, style: str, temporal: float) -> None:
+    """What `livestyle video CLIP OUT --weights W --styles S --temporal T --max-side 640` does."""
+    model = load_stylenet(weights)
+    step = StreamStylizer(model.net, StylizeConfig(device="cpu", max_side_px=640, compile="off"),
+                          TemporalConfig(weight=temporal) if temporal > 0 else None)
+    stylize_video(clip, out, step, parse_mix(style, model), video_cfg=VideoConfig(overwrite=True))
 
 
 def content_distance(vgg, outs: list[np.ndarray], ins: list[np.ndarray], every: int = 4) -> float:
-    vals = []
+    """The content distance of `livestyle eval` (losses.content_distance at relu3_3) on every 4th frame."""
     with torch.no_grad():
-        for o, i in zip(outs[::every], ins[::every]):
-            fo, fi = vgg(frames_to_tensor([o])).relu3_3, vgg(frames_to_tensor([i])).relu3_3
-            vals.append((torch.mean((fo - fi) ** 2) / fi.pow(2).mean().clamp_min(1e-12)).item())
-    return float(np.mean(vals))
+        return float(np.mean([losses.content_distance(vgg(frames_to_tensor([o])).relu3_3,
+                                                      vgg(frames_to_tensor([i])).relu3_3).item()
+                              for o, i in zip(outs[::every], ins[::every])]))
 
 
 def fastest_crop(flows: list, frames: list[np.ndarray], size: int = 192) -> tuple[int, int, int]:

@@ -42,7 +42,7 @@ def mirror(path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    from livestyle.bench import parse_arch
+    from livestyle.model import parse_arch
     from livestyle.config import TrainConfig
     from livestyle.train import TrainingInterrupted, resume_config, train
 
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
     if args.package:
-        from livestyle.weights import load_stylenet, save_stylenet
+        from livestyle.modelfile import load_stylenet, save_stylenet
         model = load_stylenet(OUT)
         presets = json.loads((ROOT / "tools" / "style_presets.json").read_text())
         save_stylenet(ROOT / "weights" / "livestyle.safetensors", model.net, model.styles, presets=presets,

@@ -12,6 +12,7 @@ def run(args) -> int:
     import torch
 
     from .. import bench
+    from ..model import parse_arch
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -20,7 +21,7 @@ def run(args) -> int:
     cores = os.cpu_count() or 1
     if busy > 0.5:
         warn(f"{busy:.1f} of {cores} cores are busy with other work: timings will be slow and noisy")
-    cfg = bench.parse_arch(args.arch)
+    cfg = parse_arch(args.arch)
     if args.clip and not args.no_e2e and not os.path.isfile(args.clip):  # before minutes of timing
         raise FileNotFoundError(f"--clip: input not found: {args.clip}")
     resolutions = args.resolution or [(640, 360)]

@@ -128,20 +128,20 @@ def stylize_config(args):
 def default_batch(device: str) -> int:
     """Frames per network call: 1 on a CPU, where a batch of 4 at 640x360 costs twice as much per frame
     (its activations overflow the caches; measured 23 vs 45 ms/frame), 4 on CUDA."""
-    from ..model import resolve_device
+    from ..device import resolve_device
     return 4 if resolve_device(device).type == "cuda" else 1
 
 
 def load_model(args):
     """Model file from --weights or the default; refuses a random network."""
-    from ..model import resolve_device
-    from ..weights import default_model_path, load_stylenet
+    from ..device import resolve_device
+    from ..modelfile import default_model_path, load_stylenet
     path = args.weights or default_model_path()
     return load_stylenet(path, device=resolve_device(args.device))
 
 
 def mix_from_args(args, model):
-    from ..weights import parse_mix
+    from ..modelfile import parse_mix
     if args.mix:
         if args.styles:
             chosen = {s.strip().lower() for s in args.styles.split(",")}

@@ -12,7 +12,7 @@ def run(args) -> int:
 
     from ..data import parse_style_specs
     from ..evaluate import DEFINITIONS, evaluate, scores_to_dict
-    from ..weights import default_model_path
+    from ..modelfile import default_model_path
 
     model = args.weights or str(default_model_path())
     styles = dict(parse_style_specs(args.styles.split(","))) if args.styles else None
@@ -60,44 +60,18 @@ def run_temporal(args) -> int:
     ground-truth flows where they apply. Flow: DIS medium, full resolution, on the input frames."""
     import json
 
-    import numpy as np
-
-    from ..metrics import gt_flows_for, metric_flows, pair_warping_errors, read_frames
+    from ..metrics import flicker_report
 
     if args.gt_flow and not os.path.isdir(args.gt_flow):
         raise NotADirectoryError(f"--gt-flow {args.gt_flow} is not a folder of .flo files")
-    out_frames, out_numbers = read_frames(args.output, max_frames=args.max_frames, size=args.size)
-    h, w = out_frames[0].shape[:2]
-    if args.input:
-        in_frames, in_numbers = read_frames(args.input, max_frames=args.max_frames, size=(w, h))
-    else:
-        in_frames, in_numbers = out_frames, out_numbers
+    if not args.input:
         warn("no --input: flow comes from the output frames themselves, so flicker that moves like "
-              "motion goes unseen; pass the video the output was made from")
-    n = min(len(in_frames), len(out_frames))
-    if len(in_frames) != len(out_frames):
-        warn(f"input has {len(in_frames)} frames and output {len(out_frames)}; comparing the first {n}")
-    if n < 2:
-        raise ValueError(f"expected at least 2 frames, got {n} in {args.output}")
-    in_frames, out_frames, in_numbers = in_frames[:n], out_frames[:n], in_numbers[:n]
-    flows, masks = metric_flows(in_frames)
-    in_error = float(np.mean(pair_warping_errors(in_frames, flows, masks))) if args.input else None
-    result = {"output": args.output, "input": args.input, "frames": n, "size": f"{w}x{h}",
-              "flow": "DIS medium preset, full resolution, on the input frames; forward-backward + "
-                      "motion-boundary mask (Ruder et al. 2016)",
-              "warping_error_output": float(np.mean(pair_warping_errors(out_frames, flows, masks))),
-              "warping_error_input": in_error,
-              "trusted_fraction": float(np.mean([m.mean() for m in masks]))}
-    if args.gt_flow:
-        numbers = in_numbers if args.input else out_numbers[:n]
-        gt = gt_flows_for(numbers, args.gt_flow, (w, h))
-        pairs = [(numbers[i], numbers[i + 1]) for i, g in enumerate(gt) if g is not None]
-        result["gt_pairs"] = pairs
-        result["gt_pairs_total"] = n - 1
-        if pairs:
-            result["warping_error_output_gt"] = float(np.mean(pair_warping_errors(out_frames, gt, [None] * len(gt))))
-            if args.input:
-                result["warping_error_input_gt"] = float(np.mean(pair_warping_errors(in_frames, gt, [None] * len(gt))))
+             "motion goes unseen; pass the video the output was made from")
+    result = flicker_report(args.output, args.input, gt_flow=args.gt_flow, max_frames=args.max_frames, size=args.size)
+    for note in result.pop("notes"):
+        warn(note)
+    n, (w, h) = result["frames"], map(int, result["size"].split("x"))
+    numbers, pairs = result.pop("numbers"), result.get("gt_pairs", [])
     if args.json:
         print(json.dumps(result, indent=1))
         return 0

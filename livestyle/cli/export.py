@@ -9,7 +9,7 @@ from .common import check_output_path, info, positive_int
 
 def run(args) -> int:
     from ..export import DEFAULT_OPSET, export_onnx
-    from ..weights import default_model_path, load_stylenet
+    from ..modelfile import default_model_path, load_stylenet
 
     if os.path.splitext(args.output)[1].lower() != ".onnx":
         raise ValueError(f"export: expected an output file name ending in .onnx, got {args.output!r}")

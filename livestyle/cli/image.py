@@ -9,26 +9,27 @@ from .common import add_stylize_options, check_input_output, info, load_model, m
 def run(args) -> int:
     import time
 
-    from ..images import encode_image, fit_size, read_image, resize_frame
-    from ..stylize import Stylizer
+    import numpy as np
+
+    from ..atomic import atomic_write_bytes
+    from ..images import check_size, encode_image, fit_size, read_image, resize_frame
+    from ..stylize import StreamStylizer
 
     check_input_output(args.input, args.output, args.overwrite)
     ext = os.path.splitext(args.output)[1].lower()
     if not ext:
         raise ValueError(f"output {args.output} has no extension; expected .png, .jpg, .webp, .bmp or .tif")
+    encode_image(np.zeros((1, 1, 3), np.uint8), ext)  # an extension we cannot write fails before the work
     frame = read_image(args.input)
     model = load_model(args)
     mix = mix_from_args(args, model)
     cfg = stylize_config(args)
     w, h = fit_size(frame.shape[1], frame.shape[0], max_side_px=cfg.max_side_px, size=cfg.size)
-    if w * h > 8192 * 8192:
-        raise ValueError(f"{args.input}: {w}x{h} is too large to stylize at once; pass --max-side")
+    check_size(args.input, w, h)
     frame = resize_frame(frame, w, h)
     t0 = time.perf_counter()
-    styled = Stylizer(model.net, cfg)([frame], mix)[0]
-    data = encode_image(styled, ext)
-    from ..atomic import atomic_write_bytes
-    atomic_write_bytes(args.output, data)
+    styled = StreamStylizer(model.net, cfg)([frame], mix)[0]
+    atomic_write_bytes(args.output, encode_image(styled, ext), overwrite=args.overwrite)
     info(f"wrote {args.output} ({w}x{h}) in {time.perf_counter() - t0:.2f} s")
     return 0
 

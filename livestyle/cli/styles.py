@@ -7,7 +7,7 @@ from .common import info, warn
 
 
 def run(args) -> int:
-    from ..weights import find_models, read_model_info
+    from ..modelfile import find_models, read_model_info
     paths = [Path(args.weights)] if args.weights else find_models()
     if not paths:
         info("no trained models found; train one with `livestyle train` or add a painting with `livestyle add-style`")

@@ -42,7 +42,7 @@ def _train_overrides(args) -> dict:
     or on --resume the checkpoint's values)."""
     import json
 
-    from ..bench import parse_arch
+    from ..model import parse_arch
 
     given = vars(args)
     o = {k: given[k] for k in _TRAIN_FIELDS if k in given}

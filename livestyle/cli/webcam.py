@@ -21,7 +21,7 @@ def run(args) -> int:
     from ..live import LiveOptions, parse_keys, run_live
     from ..sinks import Recorder, WindowSink, container_for, open_stream
     from ..stylize import StreamStylizer
-    from ..weights import style_weights
+    from ..modelfile import style_vector
 
     if args.mix:
         raise ValueError("webcam takes no --mix: keys 1-9 pick one of --styles, b then a number and [ ] blend "
@@ -39,7 +39,7 @@ def run(args) -> int:
     names = [n.strip() for n in args.styles.split(",") if n.strip()]
     if len(names) > 9:
         raise ValueError(f"keys 1-9 pick styles, so --styles takes at most 9 names, got {len(names)}")
-    vectors = [style_weights(n, model) for n in names]
+    vectors = [style_vector(n, model) for n in names]
     cfg = stylize_config(args)
     cfg.batch_size = 1
     step = StreamStylizer(model.net, cfg, temporal_config(args))

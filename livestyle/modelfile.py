@@ -254,7 +254,7 @@ def _unknown_style(name: str, model: ModelFile) -> ValueError:
                       f"(available: {', '.join(choices)})")
 
 
-def style_weights(name: str, model: ModelFile) -> torch.Tensor:
+def style_vector(name: str, model: ModelFile) -> torch.Tensor:
     """(n_styles,) one-hot or preset mix for one style name or preset short name."""
     names = model.style_names
     vec = torch.zeros(len(names))
@@ -283,7 +283,7 @@ def parse_mix(spec: str, model: ModelFile) -> torch.Tensor:
             raise ValueError(f"expected a number after ':' in style mix {spec!r}, got {w!r}") from None
         if not math.isfinite(weight) or weight < 0:
             raise ValueError(f"expected a finite style weight >= 0 after {name.strip()!r}: in {spec!r}, got {w.strip()!r}")
-        total += weight * style_weights(name, model)
+        total += weight * style_vector(name, model)
     if total.sum() <= 0:
         raise ValueError(f"style mix {spec!r} has no positive weight")
     return total / total.sum()

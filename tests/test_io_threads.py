@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from livestyle.pipeline import InlineReader, InlineWriter, ThreadedReader, ThreadedWriter
+from livestyle.io_threads import InlineReader, InlineWriter, ThreadedReader, ThreadedWriter
 
 
 class ListSink:

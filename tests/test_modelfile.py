@@ -3,7 +3,7 @@ import pickle
 import pytest
 import torch
 
-from livestyle.weights import load_stylenet, parse_mix, read_metadata, save_stylenet, style_weights, StyleInfo
+from livestyle.modelfile import load_stylenet, parse_mix, read_metadata, save_stylenet, style_vector, StyleInfo
 
 
 def test_model_file_round_trips(tiny_net, tiny_model_path):
@@ -68,7 +68,7 @@ def test_config_that_does_not_match_the_weights_is_refused(tiny_net, tmp_path):
 def test_unknown_style_lists_the_available_ones_and_suggests(tiny_model_path):
     model = load_stylenet(tiny_model_path)
     with pytest.raises(ValueError, match=r"unknown style 'abb'.*did you mean 'ab'.*available: a, b, c, ab"):
-        style_weights("abb", model)
+        style_vector("abb", model)
 
 
 def test_mixes_are_normalised_and_presets_expand(tiny_model_path):
