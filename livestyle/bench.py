@@ -21,11 +21,14 @@ class NetTiming:
     name: str
     width: int
     height: int
-    mode: str  # eager | channels_last | bf16 | compile | compile+bf16
+    mode: str  # eager | channels_last | bf16 | compile | compile+bf16 | onnxruntime
     ms_per_frame: float  # median over repeats
     ms_spread: float  # (max - min) / median over repeats, a noise indicator
     gflop: float
     params: int
+    first_frame_ms: float = 0.0  # from having the model in memory to the first stylized frame: compile
+    #   modes include compiling; onnxruntime includes creating the session (its .onnx file is made once,
+    #   outside this time, as an installed artefact would be)
 
     @property
     def fps(self) -> float:
@@ -49,8 +52,34 @@ def busy_cores(sample_s: float = 0.5) -> float:
     return busy * (os.cpu_count() or 1)
 
 
+def _onnx_runner(net: StyleNet, threads: int):
+    """An ONNX Runtime session (CPU, `threads` threads) of `net`, exported to a temporary file first;
+    returns (make_session, run) so the session creation can be timed apart from the export."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    from .export import export_onnx
+    from .modelfile import ModelFile, StyleInfo
+
+    tmp = tempfile.mkdtemp(prefix="livestyle-bench-")
+    path = os.path.join(tmp, "net.onnx")
+    export_onnx(ModelFile(net, [StyleInfo(f"s{i}") for i in range(net.n_styles)]), path)
+    session = {}
+
+    def make_session():
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        session["s"] = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+    def run(x, style):
+        mix = style.float().expand(x.shape[0], -1) if style.dim() == 1 else style.float()
+        return session["s"].run(None, {"image": x.float().contiguous().numpy(), "mix": mix.contiguous().numpy()})[0]
+    return make_session, run
+
+
 def prepare(net: StyleNet, mode: str, device: torch.device):
-    """The callable to time for one mode; compile modes compile here (outside the timing)."""
+    """The callable to time for a torch mode; compile modes compile on their first call."""
     net = net.to(device).eval()
     dtype = torch.bfloat16 if "bf16" in mode else torch.float32
     # the same explicit cast the Stylizer uses (not autocast: see stylize.py)
@@ -70,13 +99,20 @@ def time_network(name: str, cfg: NetConfig, width: int, height: int, *, mode: st
     torch.manual_seed(0)
     dev = torch.device(device)
     net = StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": max(2, cfg.n_styles)}))
-    run = prepare(net, mode, dev)
     x = torch.rand(batch, 3, height, width, device=dev)
     if "channels_last" in mode or "bf16" in mode or "compile" in mode:
         x = x.contiguous(memory_format=torch.channels_last)
     style = torch.tensor([0.5, 0.5] + [0.0] * (net.n_styles - 2), device=dev)
-    for _ in range(2):  # warm-up (and compilation)
-        run(x, style)
+    if mode == "onnxruntime":
+        make_session, run = _onnx_runner(net.float().eval(), torch.get_num_threads())
+        t0 = time.perf_counter()
+        make_session()
+    else:
+        t0 = time.perf_counter()
+        run = prepare(net, mode, dev)
+    run(x, style)  # the first frame (compiles in compile modes)
+    first_ms = (time.perf_counter() - t0) * 1000
+    run(x, style)  # warm-up
     samples = []
     for _ in range(repeats):
         if dev.type == "cuda":
@@ -89,7 +125,7 @@ def time_network(name: str, cfg: NetConfig, width: int, height: int, *, mode: st
         samples.append((time.perf_counter() - t0) * 1000 / (iters * batch))
     med = statistics.median(samples)
     return NetTiming(name, width, height, mode, med, (max(samples) - min(samples)) / med,
-                     conv_gflops(cfg, width, height), count_params(net))
+                     conv_gflops(cfg, width, height), count_params(net), first_ms)
 
 
 def network_table(cfg: NetConfig, name: str, resolutions: list[tuple[int, int]], *, modes: list[str],
@@ -116,7 +152,8 @@ def median_rows(rows: list[NetTiming]) -> list[NetTiming]:
     for rs in groups.values():
         med = statistics.median(r.ms_per_frame for r in rs)
         out.append(NetTiming(rs[0].name, rs[0].width, rs[0].height, rs[0].mode, med,
-                             max(r.ms_spread for r in rs), rs[0].gflop, rs[0].params))
+                             max(r.ms_spread for r in rs), rs[0].gflop, rs[0].params,
+                             statistics.median(r.first_frame_ms for r in rs)))
     return out
 
 

@@ -86,10 +86,16 @@ def test_bench_json_has_the_fields_and_the_targets(capsys):
     import json
     from pathlib import Path
     clip = Path(__file__).resolve().parents[1] / "samples" / "demo.mp4"
+    import importlib.util
+    modes = "eager,onnxruntime" if importlib.util.find_spec("onnxruntime") else "eager"
     assert cli.main(["bench", "--json", "--arch", "base_width=4,n_res_blocks=1", "--resolution", "64x36",
-                     "--modes", "eager", "--repeats", "1", "--clip", str(clip), "--e2e-max-side", "64", "96",
+                     "--modes", modes, "--repeats", "1", "--clip", str(clip), "--e2e-max-side", "64", "96",
                      "--e2e-runs", "1", "--temporal", "0.6"]) == 0
     out = json.loads(capsys.readouterr().out)
+    rows = {(r["name"], r["mode"]): r for r in out["rows"]}
+    arch = "base_width=4,n_res_blocks=1"  # the row name is the --arch given
+    assert set(rows) == {("reference", "eager")} | {(arch, m) for m in modes.split(",")}
+    assert all(r["ms_per_frame"] > 0 and r["first_frame_ms"] > 0 for r in rows.values())
     assert {"resolution", "livestyle_fps", "reference_fps", "ratio", "end_to_end_fps", "targets"} <= set(out)
     assert out["resolution"] == "64x36" and out["livestyle_fps"] > 0 and out["ratio"] > 0
     assert [e["resolution"] for e in out["end_to_end"]] == ["64x36", "96x54"]

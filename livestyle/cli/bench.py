@@ -7,6 +7,7 @@ from .common import DEMO_CLIP, info, parse_size, positive_int, unit_float, warn
 
 
 def run(args) -> int:
+    import dataclasses
     import json
 
     import torch
@@ -46,14 +47,16 @@ def run(args) -> int:
     if args.json:
         out = {**summary[0], "threads": threads, "busy_cores": round(busy, 2), "arch": args.arch,
                "per_resolution": summary, "end_to_end_fps": e2e[0]["fps"] if e2e else None,
-               "end_to_end": e2e, "targets": targets}
+               "end_to_end": e2e, "targets": targets,
+               "rows": [{**dataclasses.asdict(r), "fps": round(r.fps, 2)} for r in bench.median_rows(rows)]}
         print(json.dumps(out, indent=1))
         return 0
     print(f"threads {threads}, other load {busy:.1f} cores; medians of {args.repeats} repeats x {args.runs} run(s)")
-    print(f"{'network':<10} {'resolution':>10} {'mode':>13} {'ms/frame':>9} {'fps':>7} {'GFLOP':>7} {'params':>9}")
+    print(f"{'network':<10} {'resolution':>10} {'mode':>13} {'ms/frame':>9} {'fps':>7} {'1st frame':>10} "
+          f"{'GFLOP':>7} {'params':>9}")
     for r in bench.median_rows(rows):
         print(f"{r.name:<10} {r.width:>5}x{r.height:<4} {r.mode:>13} {r.ms_per_frame:9.1f} {r.fps:7.1f} "
-              f"{r.gflop:7.2f} {r.params / 1e6:8.3f}M")
+              f"{r.first_frame_ms / 1000:9.2f}s {r.gflop:7.2f} {r.params / 1e6:8.3f}M")
     for s in summary:
         print(f"{s['resolution']}: livestyle {s['livestyle_fps']:.1f} fps ({s['livestyle_mode']}) vs reference "
               f"{s['reference_fps']:.1f} fps ({s['reference_mode']}): {s['ratio']:.1f}x")
@@ -75,7 +78,8 @@ def add_parser(sub) -> None:
     s.add_argument("--resolution", type=parse_size, action="append", metavar="WxH",
                    help="frame size (repeatable; default 640x360)")
     s.add_argument("--modes", default="compile+bf16", help="comma list of eager, channels_last, bf16, compile, "
-                   "compile+bf16 (default compile+bf16, what `livestyle video` uses on this kind of CPU)")
+                   "compile+bf16, onnxruntime (default compile+bf16, what `livestyle video` uses on this kind of "
+                   "CPU; onnxruntime needs pip install -e '.[dev]')")
     s.add_argument("--reference-modes", default="eager", help="modes for the reference network (default eager)")
     s.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per row (median reported)")
     s.add_argument("--runs", type=positive_int, default=1, help="repeat the whole table (medians across runs)")
