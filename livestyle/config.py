@@ -131,6 +131,12 @@ class TrainConfig:
     log_every: int = 50  # steps between log lines
     preview_every: int = 200  # steps between preview PNGs beside the checkpoint (0: never)
     checkpoint_every_s: float = 300.0  # seconds between checkpoints (0: every step)
+    max_seconds: float = 0.0  # stop (as if at the last step) after this much training time (0: no limit);
+    #   `livestyle add-style --minutes M` is a time budget
+    init_style: str | None = None  # with `base`: new styles start from this existing style's gamma/beta
+    #   (add-style picks the closest one) instead of the mean of all rows
+    preview_latest: bool = False  # one preview.png, replaced each time, instead of preview_NNNNNN.png
+    model_on_interrupt: bool = False  # Ctrl-C also writes the model from what was learned (add-style)
     command: str = ""  # the command line, recorded in the model's training record
 
 

@@ -113,13 +113,15 @@ def _cin_params(net: StyleNet) -> list[torch.nn.Parameter]:
     return [p for m in net.modules() if isinstance(m, CondInstanceNorm) for p in (m.gamma, m.beta)]
 
 
-def _extend_styles(base: StyleNet, n_new: int) -> StyleNet:
-    """A copy of `base` with n_new more CIN rows, each the mean of the old rows."""
+def _extend_styles(base: StyleNet, n_new: int, init_row: int | None = None) -> StyleNet:
+    """A copy of `base` with n_new more CIN rows, each a copy of row `init_row` (an existing style to
+    start from) or the mean of the old rows."""
     net = StyleNet(dataclasses.replace(base.cfg, n_styles=base.n_styles + n_new))
     state = {}
     for k, v in base.state_dict().items():
         if k.endswith((".gamma", ".beta")):
-            v = torch.cat([v, v.mean(0, keepdim=True).expand(n_new, -1)])  # (n_old + n_new, C)
+            start = v.mean(0, keepdim=True) if init_row is None else v[init_row:init_row + 1]
+            v = torch.cat([v, start.expand(n_new, -1)])  # (n_old + n_new, C)
         state[k] = v
     net.load_state_dict(state)
     return net
@@ -220,7 +222,10 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
         clash = sorted({s.name for s in base_styles} & {n for n, _ in specs})
         if clash:
             raise ValueError(f"{cfg.base} already has style(s) {clash}; pick other names with --add-style NAME=PATH")
-        net = _extend_styles(base.net, len(specs))
+        names = [s.name for s in base_styles]
+        if cfg.init_style is not None and cfg.init_style not in names:
+            raise ValueError(f"init style {cfg.init_style!r} is not in {cfg.base} (styles: {', '.join(names)})")
+        net = _extend_styles(base.net, len(specs), names.index(cfg.init_style) if cfg.init_style else None)
     else:
         net = StyleNet(dataclasses.replace(cfg.arch, n_styles=len(specs)))
     n_old = len(base_styles)
@@ -270,6 +275,29 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
                 "optimizer": optimizer.state_dict(), "rng": states, "n_base_styles": n_old,
                 "styles": [{**dataclasses.asdict(s), "path": style_images.get(s.name, "")} for s in styles]})
             progress({"event": "checkpoint", "step": at_step, "path": str(ckpt_path)})
+
+    def write_model(at_step: int, seconds: float) -> None:
+        """The model file from the weights as they are now, with its training record."""
+        record = {
+            "command": cfg.command, "steps": at_step, "seconds": round(seconds, 1), "world_size": world,
+            "device": str(device), "bf16": bf16, "image_size": cfg.image_size, "style_size": style_size,
+            "batch_size": cfg.batch_size, "lr": cfg.lr, "warmup_steps": cfg.warmup_steps,
+            "batch_styles": cfg.batch_styles,
+            "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
+            "temporal_weight": cfg.temporal_weight, "motion": dataclasses.asdict(cfg.motion),
+            "content_layer": cfg.content_layer, "style_layers": style_layers, "loss_norm": cfg.loss_norm,
+            "holdout": sorted(exclude), "vgg": dataclasses.asdict(vgg.source),
+            "content_dir": os.path.abspath(cfg.content_dir), "skipped_images": len(data.skipped),
+            "style_images": style_images,
+            "final_losses": ({"content": c, "style": s, "tv": t, **({"temporal": tc} if cfg.temporal_weight > 0 else {})}
+                             if math.isfinite(c + s + t) else {}),
+        }
+        if cfg.base:
+            record.update(base=os.path.abspath(cfg.base), base_training=base_record,
+                          trained_styles=[n for n, _ in specs])
+        save_stylenet(out, net.cpu(), styles, presets=presets, training=record)
+        net.to(device)
+        progress({"event": "done", "step": at_step, "path": str(out)})
 
     # Ctrl-C: finish the step, checkpoint, stop. A second Ctrl-C interrupts at once.
     stop = {"requested": False}
@@ -337,10 +365,11 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
                          sums["content"] / n_sum, sums["style"] / n_sum, sums["tv"] / n_sum,
                          f", temporal {sums['temporal'] / n_sum:.3g}" if cfg.temporal_weight > 0 else "", ms_avg)
                 sums, n_sum, t_log = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
-            if master and preview is not None and step % cfg.preview_every == 0:
-                path = ckpt_path.parent / f"preview_{step:06d}.png"
+            if master and preview is not None and (step % cfg.preview_every == 0 or (cfg.preview_latest and step == 1)):
+                path = ckpt_path.parent / ("preview.png" if cfg.preview_latest else f"preview_{step:06d}.png")
                 ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-                _write_preview(path, preview, net, list(range(n_old + len(specs))), autocast)
+                # a model with added styles shows just those (and the photo); a new model every style
+                _write_preview(path, preview, net, list(range(n_old, n_old + len(specs))), autocast)
                 progress({"event": "preview", "step": step, "path": str(path)})
             flags = torch.tensor([float(stop["requested"]),
                                   float(time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s)], device=device)
@@ -348,7 +377,11 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
                 dist.all_reduce(flags, op=dist.ReduceOp.MAX)
             if flags[0] > 0:
                 save(step, seconds_before + time.perf_counter() - t_start)
+                if cfg.model_on_interrupt and master:
+                    write_model(step, seconds_before + time.perf_counter() - t_start)
                 raise TrainingInterrupted(step, str(ckpt_path))
+            if cfg.max_seconds and seconds_before + time.perf_counter() - t_start >= cfg.max_seconds:
+                break  # the time budget is spent: finish as at the last step
             if flags[1] > 0 and step < cfg.steps:
                 try:
                     save(step, seconds_before + time.perf_counter() - t_start)
@@ -367,26 +400,7 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
     if data.skipped and master:
         log.warning("skipped %d unreadable image(s) in %s", len(data.skipped), cfg.content_dir)
     if master:
-        record = {
-            "command": cfg.command, "steps": step, "seconds": round(seconds, 1), "world_size": world,
-            "device": str(device), "bf16": bf16, "image_size": cfg.image_size, "style_size": style_size,
-            "batch_size": cfg.batch_size, "lr": cfg.lr, "warmup_steps": cfg.warmup_steps,
-            "batch_styles": cfg.batch_styles,
-            "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
-            "temporal_weight": cfg.temporal_weight, "motion": dataclasses.asdict(cfg.motion),
-            "content_layer": cfg.content_layer, "style_layers": style_layers, "loss_norm": cfg.loss_norm,
-            "holdout": sorted(exclude), "vgg": dataclasses.asdict(vgg.source),
-            "content_dir": os.path.abspath(cfg.content_dir), "skipped_images": len(data.skipped),
-            "style_images": style_images,
-            "final_losses": ({"content": c, "style": s, "tv": t, **({"temporal": tc} if cfg.temporal_weight > 0 else {})}
-                             if math.isfinite(c + s + t) else {}),
-        }
-        if cfg.base:
-            record.update(base=os.path.abspath(cfg.base), base_training=base_record,
-                          trained_styles=[n for n, _ in specs])
-        save_stylenet(out, net.cpu(), styles, presets=presets, training=record)
-        net.to(device)
-        progress({"event": "done", "step": step, "path": str(out)})
+        write_model(step, seconds)
         log.info("wrote %s (%d styles) after %d steps, %.0f s", out, len(styles), step, seconds)
     if ddp:
         dist.barrier()
