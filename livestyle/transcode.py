@@ -30,7 +30,7 @@ from .config import StylizeConfig, VideoConfig
 from .images import check_size
 from .sinks import VideoFileSink, check_encoder, container_for, even_required
 from .sources import VideoFileSource
-from .stylize import StreamStylizer
+from .stylize import AUTO_COMPILE_MIN_FRAMES, StreamStylizer
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,10 @@ def stylize_video(in_path: str | os.PathLike, out_path: str | os.PathLike, step:
     colour, temporal coherence), with the style mix `mix_at(times_s)` for each batch of frames (a
     schedule) or one fixed (n_styles,) mix. Frame size and batch size come from `step.cfg`."""
     fixed = None if callable(mix_at) else mix_at
+    if step.cfg.compile == "auto":  # a short clip is done before a compile would pay (stylize.py)
+        with VideoFileSource(str(in_path)) as probe:
+            n = probe.frames_expected
+        step.stylizer.compile_pays = n is None or n >= AUTO_COMPILE_MIN_FRAMES
 
     def process(frames: list[np.ndarray], times_s: list[float]) -> list[np.ndarray]:
         return step(frames, fixed if fixed is not None else mix_at(times_s), times_s=times_s)
