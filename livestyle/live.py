@@ -71,6 +71,8 @@ class LiveStats:
     dropped: int = 0  # captured frames never stylized because a newer one was ready
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))  # capture -> shown
     frame_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))  # between shown frames
+    scales: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))  # network scale per frame
+    first_frame_s: float | None = None  # from the call to the first frame shown
     mixes: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))  # model-space mix per frame
     keys: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))  # (frame, key) as handled
     snapshots: list[str] = field(default_factory=list)
@@ -107,6 +109,49 @@ def draw_overlay(img: np.ndarray, lines: list[str]) -> None:
                     (255, 255, 255), thick, cv2.LINE_AA)
 
 
+class ResolutionGovernor:
+    """`--target-fps`: the scale the network runs at (a fraction of each side of the frame), lowered when
+    frames fall behind the target and raised when there is room, with hysteresis so it does not pump.
+
+    Every `window` frames it looks at the median frame period p against the target T = 1/fps: above
+    `slower` x T it steps down (1 -> 0.75 -> 0.5 by default); when the period predicted one step up,
+    p x (s_up / s)^2 (network time goes with the pixel count), is under `faster` x T it steps up. After a
+    change it waits `hold` frames: the new size may still be compiling, and load comes and goes."""
+
+    def __init__(self, target_fps: float, scales: tuple[float, ...] = (1.0, 0.75, 0.5), *, window: int = 10,
+                 slower: float = 1.1, faster: float = 0.8, hold: int = 30):
+        self.period = 1.0 / target_fps
+        self.scales, self.window, self.slower, self.faster, self.hold = scales, window, slower, faster, hold
+        self.level = 0
+        self._times: deque = deque(maxlen=window)
+        self._wait = 0
+        self.changes = 0
+
+    @property
+    def scale(self) -> float:
+        return self.scales[self.level]
+
+    def update(self, frame_s: float) -> float:
+        """Tell it how long the last frame took (wall clock between shown frames); returns the scale."""
+        self._times.append(frame_s)
+        if self._wait > 0:
+            self._wait -= 1
+            return self.scale
+        if len(self._times) < self.window:
+            return self.scale
+        p = float(np.median(self._times))
+        if p > self.slower * self.period and self.level < len(self.scales) - 1:
+            self.level += 1
+        elif self.level > 0 and p * (self.scales[self.level - 1] / self.scale) ** 2 < self.faster * self.period:
+            self.level -= 1
+        else:
+            return self.scale
+        self._times.clear()
+        self._wait, self.changes = self.hold, self.changes + 1
+        log.info("network scale %.2f (frames took %.0f ms, target %.0f ms)", self.scale, 1000 * p, 1000 * self.period)
+        return self.scale
+
+
 @dataclass
 class LiveOptions:
     max_side_px: int | None = 640  # the network runs at this size at most (the capture may be larger)
@@ -115,6 +160,7 @@ class LiveOptions:
     max_frames: int | None = None  # stop after this many frames (tests, soak runs)
     duration_s: float | None = None  # stop after this long
     style_names: list[str] = field(default_factory=list)
+    target_fps: float | None = None  # adapt the network's resolution to keep this rate (None: full size always)
 
 
 def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts: LiveOptions, *,
@@ -125,6 +171,8 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
     step (network, strength, colour, coherence as `controls.state` says) -> recorder, outputs, window.
     Every output is closed on the way out, whatever happens. Returns the statistics."""
     stats = LiveStats()
+    t_call = time.monotonic()
+    governor = ResolutionGovernor(opts.target_fps) if opts.target_fps else None
     pending = sorted(scripted_keys or [], key=lambda k: (k.at_frame if k.at_frame is not None else 1e12,
                                                          k.at_s if k.at_s is not None else 1e12))
     outputs = list(outputs or [])
@@ -175,8 +223,10 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
             mix = controls.mix.model_mix()
             stats.mixes.append([round(float(v), 5) for v in mix])
             state = controls.state
+            scale = governor.scale if governor else 1.0
+            stats.scales.append(scale)
             styled = step([frame], mix, times_s=[item.t_capture], strength=state.strength,
-                          preserve_color=state.preserve_color, temporal=state.temporal)[0]
+                          preserve_color=state.preserve_color, temporal=state.temporal, scale=scale)[0]
 
             if "snapshot" in actions:
                 stats.snapshots.append(save_snapshot(styled, opts.snapshot_dir,
@@ -194,6 +244,10 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
             stats.latencies_ms.append((t_shown - item.t_capture) * 1000)
             if last_shown is not None:
                 stats.frame_ms.append((t_shown - last_shown) * 1000)
+                if governor:
+                    governor.update(t_shown - last_shown)
+            else:
+                stats.first_frame_s = t_shown - t_call
             last_shown = t_shown
             stats.frames += 1
             if on_frame:
@@ -222,7 +276,8 @@ def _overlay_lines(stats: LiveStats, controls: Controls, opts: LiveOptions, step
              + ("  temporal" if state.temporal and step.stabilizer is not None else "")
              + ("  cycle" if state.cycle else "")
              + ("  blend [ ]" if state.blend_mode else "")
-             + ("  REC" if recorder is not None and recorder.active else "")]
+             + ("  REC" if recorder is not None and recorder.active else "")
+             + (f"  scale {stats.scales[-1]:.2f}" if stats.scales and stats.scales[-1] < 1.0 else "")]
     if state.help:
         lines += [ln.strip() for ln in KEY_HELP.strip().splitlines()]
     return lines

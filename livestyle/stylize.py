@@ -24,6 +24,7 @@ import threading
 from pathlib import Path
 import time
 
+import cv2
 import numpy as np
 import torch
 
@@ -249,8 +250,13 @@ class StreamStylizer:
 
     def __call__(self, frames: list[np.ndarray], mix: torch.Tensor, *, times_s: list[float] | None = None,
                  strength: float | None = None, preserve_color: bool | None = None,
-                 temporal: bool = True) -> list[np.ndarray]:
-        styled = self.stylizer(frames, mix, strength=strength, preserve_color=preserve_color)
+                 temporal: bool = True, scale: float = 1.0) -> list[np.ndarray]:
+        """`scale` < 1 runs the network on frames shrunk by that factor a side and enlarges its output back
+        (adaptive resolution when frames fall behind); strength, colour and coherence stay at full size."""
+        if scale < 1.0:
+            styled = self._scaled(frames, mix, scale, strength, preserve_color)
+        else:
+            styled = self.stylizer(frames, mix, strength=strength, preserve_color=preserve_color)
         if self.stabilizer is None:
             return styled
         if not temporal:  # switched off live: drop the history so switching on again starts clean
@@ -261,3 +267,18 @@ class StreamStylizer:
         out = self.stabilizer.process(frames, styled, mixes=mixes, times_s=times_s)
         self.temporal_s += time.perf_counter() - t0
         return out
+
+    def _scaled(self, frames, mix, scale, strength, preserve_color) -> list[np.ndarray]:
+        h, w = frames[0].shape[:2]
+        sw, sh = max(16, round(w * scale)), max(16, round(h * scale))
+        small = [cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) for f in frames]
+        styled = [cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
+                  for f in self.stylizer(small, mix, strength=1.0, preserve_color=False)]
+        strength = self.cfg.strength if strength is None else strength
+        preserve_color = self.cfg.preserve_color if preserve_color is None else preserve_color
+        if strength == 1.0 and not preserve_color:
+            return styled
+        x, y = frames_to_tensor(frames), frames_to_tensor(styled)
+        if preserve_color:
+            y = transfer_luminance(x, y)
+        return tensor_to_frames(x + strength * (y - x))

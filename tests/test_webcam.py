@@ -1,11 +1,11 @@
 """The live mode driven from a video file with --no-window and scripted keys: no camera, no display."""
-import json
 import socket
 import threading
 
 import av
 import numpy as np
 import pytest
+import torch
 
 from livestyle import cli
 from livestyle.capture import LiveSource
@@ -166,3 +166,35 @@ def test_bad_numbers_are_refused_with_one_line(args, message, capsys):
     assert cli.main(["webcam", "--styles", "a"] + args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_the_governor_steps_down_when_behind_and_up_only_with_room():
+    from livestyle.live import ResolutionGovernor
+    g = ResolutionGovernor(30.0, window=5, hold=10)
+    for _ in range(5):
+        g.update(0.050)  # 20 fps against 30
+    assert g.scale == 0.75
+    for _ in range(10 + 5):
+        g.update(0.045)  # still behind after the hold
+    assert g.scale == 0.5
+    for _ in range(10 + 5):
+        g.update(0.020)  # at 0.75 this would take ~45 ms: stay (no pumping)
+    assert g.scale == 0.5 and g.changes == 2
+    for _ in range(5):
+        g.update(0.010)  # ~22 ms predicted at 0.75, under 0.8 x 33 ms: room
+    assert g.scale == 0.75 and g.changes == 3
+
+
+def test_a_scaled_step_returns_full_size_frames_that_look_like_the_full_step(tiny_net):
+    from livestyle.config import StylizeConfig
+    from livestyle.stylize import StreamStylizer
+    step = StreamStylizer(tiny_net, StylizeConfig(device="cpu", compile="off", precision="fp32"))
+    rng = np.random.default_rng(0)
+    frame = np.ascontiguousarray(np.repeat(np.repeat(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), 8, 0), 8, 1))
+    mix = torch.tensor([0.0, 1.0, 0.0])
+    full = step([frame], mix)[0]
+    half = step([frame], mix, scale=0.5)[0]
+    weak = step([frame], mix, scale=0.5, strength=0.0)[0]
+    assert half.shape == full.shape == frame.shape
+    assert np.abs(half.astype(int) - full).mean() < 0.5 * np.abs(frame.astype(int) - full).mean()
+    assert np.array_equal(weak, frame)  # strength applies at full size

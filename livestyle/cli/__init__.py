@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USAGE
-        return args.func(args)
+        return exit_now_if_compiling(args.func(args))
     except KeyboardInterrupt:
         err("interrupted")
         return EXIT_INTERRUPTED
@@ -52,6 +52,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err(str(e).splitlines()[0] if str(e) else type(e).__name__)
         return EXIT_USAGE
+
+
+def exit_now_if_compiling(code: int) -> int:
+    """A background torch.compile still running when a command ends (a short webcam session, say) would
+    abort the interpreter's shutdown ("terminate called without an active exception", a native thread
+    still alive): every output is closed by now, so leave at once with the command's exit code."""
+    if any(t.name.startswith("livestyle-compile") and t.is_alive() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def quiet_native_logs(verbose: bool) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from .common import DEMO_CLIP, info, parse_size, positive_int, unit_float, warn
+from .common import DEMO_CLIP, info, non_negative_float, non_negative_int, parse_size, positive_int, unit_float, warn
 
 
 def run(args) -> int:
@@ -43,11 +43,28 @@ def run(args) -> int:
             e2e.append(bench.end_to_end(clip, cfg, device=args.device, max_side_px=side, temporal=args.temporal,
                                         runs=args.e2e_runs, pipelined=args.pipeline,
                                         warm_compile=any("compile" in m for m in modes)))
-    targets = bench.targets_report(summary, e2e)
+    if clip and not args.no_e2e and args.load:
+        side = args.e2e_max_side[0]
+        say(f"end to end at max side {side} with {args.load} busy-loop process(es)")
+        with bench.busy_load(args.load):
+            loaded = bench.end_to_end(clip, cfg, device=args.device, max_side_px=side, temporal=args.temporal,
+                                      runs=args.e2e_runs, pipelined=args.pipeline,
+                                      warm_compile=any("compile" in m for m in modes))
+        e2e.append({**loaded, "load": args.load})
+    live_runs = {}
+    if clip and args.live_seconds:
+        for n in ([0, args.load] if args.load else [0]):
+            label = "idle" if n == 0 else f"load {n}"
+            say(f"webcam on {clip} looped, {args.live_seconds:g} s from the start, {label}"
+                + (f" ({n} busy-loop process{'es' if n > 1 else ''})" if n else ""))
+            with bench.busy_load(n):
+                live_runs[label] = bench.live(clip, cfg, seconds=args.live_seconds, temporal=args.temporal,
+                                              target_fps=args.target_fps or None, device=args.device)
+    targets = bench.targets_report(summary, [e for e in e2e if not e.get("load")], live_runs)
     if args.json:
         out = {**summary[0], "threads": threads, "busy_cores": round(busy, 2), "arch": args.arch,
                "per_resolution": summary, "end_to_end_fps": e2e[0]["fps"] if e2e else None,
-               "end_to_end": e2e, "targets": targets,
+               "end_to_end": e2e, "live": live_runs, "targets": targets,
                "rows": [{**dataclasses.asdict(r), "fps": round(r.fps, 2)} for r in bench.median_rows(rows)]}
         print(json.dumps(out, indent=1))
         return 0
@@ -61,12 +78,17 @@ def run(args) -> int:
         print(f"{s['resolution']}: livestyle {s['livestyle_fps']:.1f} fps ({s['livestyle_mode']}) vs reference "
               f"{s['reference_fps']:.1f} fps ({s['reference_mode']}): {s['ratio']:.1f}x")
     for e in e2e:
-        print(f"end to end {e['clip']} {e['resolution']}: {e['fps']:.1f} fps over {e['frames']} frames, median of "
+        print(f"end to end {e['clip']} {e['resolution']}{' with load ' + str(e['load']) if e.get('load') else ''}: {e['fps']:.1f} fps over {e['frames']} frames, median of "
               f"{e['runs']} (network {e['network_ms_per_frame']:.1f} ms/frame, temporal {e['temporal_ms_per_frame']:.1f} "
               f"ms/frame; decode and encode busy {e['decode_share']:.0%} and {e['encode_share']:.0%} of the time"
               f"{', in their own threads' if e['pipelined'] else ''})")
+    for label, r in live_runs.items():
+        print(f"webcam {label}: {r['frames']} frames in {r['seconds']:.1f} s, {r['fps']:.1f} fps, median latency "
+              f"{r['latency_median_ms']:.0f} ms, first frame after {r['first_frame_s']:.2f} s; network scale shares "
+              f"{r['scale_share']}")
     for name, t in targets.items():
-        print(f"target {name}: {t['value']:g} vs >= {t['target']:g}: {'met' if t['met'] else 'NOT met'}")
+        print(f"target {name}: {t['value']:g} vs {'<=' if 'latency' in name else '>='} {t['target']:g}: "
+              f"{'met' if t['met'] else 'NOT met'}")
     return 0
 
 
@@ -95,6 +117,12 @@ def add_parser(sub) -> None:
                    "threads (video --pipeline)")
     s.add_argument("--temporal", type=unit_float, default=TemporalConfig().weight,
                    help=f"temporal coherence weight end to end (default {TemporalConfig().weight:g})")
+    s.add_argument("--live-seconds", type=non_negative_float, default=0.0, metavar="S", help="also time the "
+                   "webcam on --clip looped, S seconds from the start (the issue's measure: 40; default 0 = not)")
+    s.add_argument("--load", type=non_negative_int, default=0, metavar="N", help="repeat the end-to-end and webcam "
+                   "timings with N busy-loop processes keeping N cores busy, idle and loaded in one run")
+    s.add_argument("--target-fps", type=non_negative_float, default=0.0, help="the webcam's adaptive resolution "
+                   "target (default 0 = off, full size)")
     s.add_argument("--device", default="cpu")
     s.add_argument("--threads", type=positive_int)
     s.add_argument("--json", action="store_true", help="print one JSON object")

@@ -47,13 +47,18 @@ def run(args) -> int:
                          temporal=args.temporal > 0, side_by_side=args.side_by_side, overlay=not args.no_overlay)
     controls = Controls(StyleMix(vectors, morph_s=args.morph_s), state)
     opts = LiveOptions(max_side_px=args.max_side, record_path=args.record, max_frames=args.max_frames,
-                       duration_s=args.duration, snapshot_dir=args.snapshot_dir, style_names=names)
+                       duration_s=args.duration, snapshot_dir=args.snapshot_dir, style_names=names,
+                       target_fps=args.target_fps)
     with LiveSource(args.camera, size=args.size, fps=args.fps, loop=args.loop) as source:
         cam = source.info
         info(f"capturing {cam.source}: {cam.width}x{cam.height} at {cam.fps:.1f} fps"
               + (" (file played as a live camera)" if cam.is_file else "")
               + (f"; asked for {args.size[0]}x{args.size[1]}" if args.size and (cam.width, cam.height) != tuple(args.size) else ""))
         w, h = fit_size(cam.width, cam.height, max_side_px=args.max_side, even=True)
+        if args.target_fps is None:  # default: keep up with the camera
+            opts.target_fps = cam.fps
+        elif args.target_fps == 0:
+            opts.target_fps = None
         outputs = []
         try:
             if args.stream:
@@ -73,8 +78,10 @@ def run(args) -> int:
     for path in stats.recordings:
         info(f"recorded {path}")
     lat = stats.latency_median_ms()
+    scales = sorted(set(stats.scales))
     info(f"{stats.frames} frames in {time.monotonic() - t0:.1f} s, {stats.fps:.1f} fps, "
-          f"median latency {lat:.0f} ms, {stats.dropped} stale frames dropped")
+         f"median latency {lat:.0f} ms, {stats.dropped} stale frames dropped, first frame after "
+         f"{stats.first_frame_s or 0:.2f} s" + (f", network scale {scales[0]:.2f}-{scales[-1]:.2f}" if len(scales) > 1 else ""))
     if stats.error:
         err(stats.error + ("; recordings were finalized" if stats.recordings else ""))
         return EXIT_USAGE
@@ -98,6 +105,9 @@ def add_parser(sub) -> None:
     s.add_argument("--temporal", type=unit_float, default=TemporalConfig().weight,
                    help=f"temporal coherence weight 0..1 (0 = off; default {TemporalConfig().weight:g})")
     s.add_argument("--morph-s", type=non_negative_float, default=0.5, help="seconds a style switch takes (default 0.5)")
+    s.add_argument("--target-fps", type=non_negative_float, metavar="FPS", help="lower the network's internal "
+                   "resolution (75%%, 50%% a side) when frames fall behind this rate, raise it again when there "
+                   "is room (default: the camera's rate; 0 = always full size)")
     s.add_argument("--keys", metavar="K@T,...", help="scripted keys, e.g. '2@1.5,b@2,3@40f,q@5' (seconds or frames)")
     s.add_argument("--max-frames", type=positive_int, help="stop after N frames")
     s.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
