@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USAGE
-        return exit_now_if_compiling(args.func(args))
+        return args.func(args)
     except KeyboardInterrupt:
         err("interrupted")
         return EXIT_INTERRUPTED
@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err(str(e).splitlines()[0] if str(e) else type(e).__name__)
         return EXIT_USAGE
+
+
+def entry() -> None:
+    """The `livestyle` command (and `python -m livestyle`): main(), then exit."""
+    sys.exit(exit_now_if_compiling(main()))
 
 
 def exit_now_if_compiling(code: int) -> int:
@@ -77,4 +82,4 @@ def quiet_native_logs(verbose: bool) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
