@@ -149,13 +149,18 @@ class StyleNet(nn.Module):
         s = self.style_vector(style, n)
         # pad bottom/right only (cropping the same sides keeps alignment): first, by replication, up to the
         # smallest size every padded conv takes (>= 2 at the lowest resolution; only tiny inputs), then by
-        # reflection to a multiple of the total stride. No branches on the size, so torch.export and ONNX
-        # keep H and W dynamic (livestyle.export); a zero pad is a no-op.
+        # reflection to a multiple of the total stride. While exporting, both pads are always in the graph
+        # (a zero pad is a no-op), so torch.export and ONNX keep H and W dynamic (livestyle.export);
+        # otherwise a pad of nothing is skipped (one copy of the frame less).
         stride = 2**self.cfg.n_downsample
         min_side = -(-max(self.cfg.outer_kernel, 2 * stride) // stride) * stride
         eh, ew = torch.sym_max(min_side - h, 0), torch.sym_max(min_side - w, 0)
-        x = F.pad(x, (0, ew, 0, eh), mode="replicate")
-        x = F.pad(x, (0, (-(w + ew)) % stride, 0, (-(h + eh)) % stride), mode="reflect")
+        exporting = torch.compiler.is_exporting()
+        if exporting or eh or ew:
+            x = F.pad(x, (0, ew, 0, eh), mode="replicate")
+        ph, pw = (-(h + eh)) % stride, (-(w + ew)) % stride
+        if exporting or ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="reflect")
         y = self.head(x, s)
         for layer in self.down:
             y = layer(y, s)
