@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 
-from .common import DEMO_CLIP, info, non_negative_float, non_negative_int, parse_size, positive_int, unit_float, warn
+from .common import (
+    DEMO_CLIP, info, non_negative_float, non_negative_int, parse_size, positive_int, unit_float, warn)
 
 
 def run(args) -> int:

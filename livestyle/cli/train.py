@@ -144,7 +144,7 @@ def run(args) -> int:
         if bar is not None:
             bar.close()
         info(f"livestyle: interrupted after step {e.step}; checkpoint saved to {e.checkpoint}; "
-              f"continue with `livestyle train --resume {e.checkpoint}`")
+             f"continue with `livestyle train --resume {e.checkpoint}`")
         return EXIT_INTERRUPTED
     finally:
         if bar is not None:

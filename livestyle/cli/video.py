@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import os
 
-from .common import EXIT_INTERRUPTED, non_negative_int, X264_PRESETS, add_stylize_options, check_input_output, info, load_model, mix_from_args, positive_int, progress_bar, stylize_config, temporal_config, unit_float, warn
+from .common import (
+    EXIT_INTERRUPTED, X264_PRESETS, add_stylize_options, check_input_output, info, load_model,
+    mix_from_args, non_negative_int, positive_int, progress_bar, stylize_config, temporal_config,
+    unit_float, warn)
 from .gatys import GatysBar, add_gatys_options, gatys_config, read_styles
 
 
@@ -74,10 +77,10 @@ def run(args) -> int:
         warn(f"skipped {s.skipped_frames} corrupt frames")
     if s.ended_early or (s.frames_expected and s.frames + s.skipped_frames < s.frames_expected):
         warn(f"{args.input} ended early: read {s.frames + s.skipped_frames} of the {s.frames_expected} frames "
-              "its header lists (truncated file?)")
+             "its header lists (truncated file?)")
     audio = f"; audio: {', '.join(s.audio)}" if s.audio else "; no audio"
     info(f"wrote {args.output} ({s.width}x{s.height}, {s.frames} frames{audio}) in {s.seconds:.1f} s, "
-          f"{s.fps:.2f} fps; decode {s.decode_s:.1f} s, network {s.network_s:.1f} s, encode {s.encode_s:.1f} s")
+         f"{s.fps:.2f} fps; decode {s.decode_s:.1f} s, network {s.network_s:.1f} s, encode {s.encode_s:.1f} s")
     return 0
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from .common import EXIT_USAGE, add_stylize_options, check_output_path, err, info, load_model, non_negative_float, positive_float, positive_int, stylize_config, temporal_config, unit_float
+from .common import (
+    EXIT_USAGE, add_stylize_options, check_output_path, err, info, load_model, non_negative_float,
+    positive_float, positive_int, stylize_config, temporal_config, unit_float)
 
 
 def key_help() -> str:
@@ -52,8 +54,8 @@ def run(args) -> int:
     with LiveSource(args.camera, size=args.size, fps=args.fps, loop=args.loop) as source:
         cam = source.info
         info(f"capturing {cam.source}: {cam.width}x{cam.height} at {cam.fps:.1f} fps"
-              + (" (file played as a live camera)" if cam.is_file else "")
-              + (f"; asked for {args.size[0]}x{args.size[1]}" if args.size and (cam.width, cam.height) != tuple(args.size) else ""))
+             + (" (file played as a live camera)" if cam.is_file else "")
+             + (f"; asked for {args.size[0]}x{args.size[1]}" if args.size and (cam.width, cam.height) != tuple(args.size) else ""))
         w, h = fit_size(cam.width, cam.height, max_side_px=args.max_side, even=True)
         if args.target_fps is None:  # default: keep up with the camera
             opts.target_fps = cam.fps
