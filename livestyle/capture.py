@@ -64,10 +64,12 @@ class LiveSource:
                 raise FileNotFoundError(f"--camera {source}: no such camera device or video file")
         self.cap = capture if capture is not None else _open_capture(source)
         if not self.cap.isOpened():
+            if self.is_file:
+                raise ValueError(f"--camera {source}: not a video file OpenCV can read (expected MP4, MOV, MKV, "
+                                 "WebM, ...)")
             cams = list_cameras()
             found = f"cameras found: {', '.join(cams)}" if cams else "no cameras found"
-            kind = "video file" if self.is_file else "camera"
-            raise RuntimeError(f"could not open {kind} {source!r} ({found}); try --camera 0, a /dev/video path, "
+            raise RuntimeError(f"could not open camera {source!r} ({found}); try --camera 0, a /dev/video path, "
                                "a video file or a stream URL")
         if size and not self.is_file:
             self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])

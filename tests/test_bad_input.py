@@ -66,6 +66,7 @@ def files(tmp_path, tiny_model_path):
     existing = d / "existing.png"
     existing.write_bytes(b"an earlier result")
     (d / "folder").mkdir()
+    (d / "notes.mp4").write_text("not a video")
     out = tmp_path / "out"
     out.mkdir()
     return {"d": d, "out": out, "model": str(tiny_model_path), "photos": photos, "style": style, "image": image,
@@ -152,6 +153,8 @@ CASES = [
     ("--camera a missing file", "webcam --camera {d}/nope.mp4 --no-window --weights {model} --styles a", 2,
      "no such camera device or video file"),
     ("--camera a folder", "webcam --camera {d}/folder --no-window --weights {model} --styles a", 2, "is a folder"),
+    ("--camera not a video", "webcam --camera {d}/notes.mp4 --no-window --weights {model} --styles a", 2,
+     "not a video file OpenCV can read"),
     ("--record .xyz", "webcam --camera {clip} --no-window --weights {model} --styles a --max-frames 2 "
      "--record {out}/rec.xyz", 2, "expected a video file name ending in"),
     ("--record existing, --overwrite", "webcam --camera {clip} --no-window --weights {model} --styles a "
