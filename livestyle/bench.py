@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import statistics
@@ -230,15 +231,20 @@ def end_to_end(clip: str, cfg: NetConfig, *, device: str = "cpu", max_side_px: i
 def busy_load(n: int):
     """`n` processes that each keep one core busy (a video call, a browser beside livestyle); stopped on
     exit, whatever happens."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    # started through a launcher that exits at once, so they are not our descendants: like a video call,
+    # they count as other work for device.LoadWatcher, which leaves our own child processes out
+    launch = ("import subprocess, sys; "
+              "print(subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True, "
+              "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)")
+    pids = [int(subprocess.run([sys.executable, "-c", launch], capture_output=True, text=True, check=True).stdout)
+            for _ in range(n)]
     try:
         time.sleep(0.5 if n else 0.0)  # let them start
         yield
     finally:
-        for p in procs:
-            p.kill()
-        for p in procs:
-            p.wait()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def live(clip: str, cfg: NetConfig, *, seconds: float = 40.0, max_side_px: int = 640, temporal: float = 0.6,

@@ -26,3 +26,74 @@ def fast_bf16(device: torch.device | str = "cpu") -> bool:
         return torch.cuda.is_bf16_supported()
     return (device.type == "cpu" and torch.backends.mkldnn.is_available()
             and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()))
+
+
+class LoadWatcher:
+    """How many cores other processes keep busy (a video call, a browser), sampled in a background thread
+    every `period_s` from /proc/stat minus this process's own CPU time, and the torch thread count that
+    fits the rest: on the 2-core machine, with one core kept busy, 2 threads ran the live loop at 2.2 fps
+    (every parallel region waits for the thread the other process preempts) and 1 thread at 15.4 fps
+    (`livestyle bench --live-seconds 30 --load 1`, with --threads 2 and 1). Linux only; elsewhere it
+    leaves the thread count alone."""
+
+    def __init__(self, period_s: float = 2.0):
+        import os
+        import threading
+
+        self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.max_threads = torch.get_num_threads()
+        self.others = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(period_s,), daemon=True, name="livestyle-load")
+        if self.cores > 1 and self._sample() is not None:
+            self._thread.start()
+
+    @staticmethod
+    def _sample():
+        """(total ticks, idle ticks, ticks of this process and its descendants: torch.compile's workers
+        are our own work, not other load)."""
+        import os
+        try:
+            with open("/proc/stat") as f:
+                vals = [int(v) for v in f.readline().split()[1:]]
+            me, parent, ticks = os.getpid(), {}, {}
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue  # it ended meanwhile
+                parent[int(entry)] = int(fields[1])
+                ticks[int(entry)] = int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
+        except (OSError, ValueError, IndexError):
+            return None
+
+        def ours(pid: int) -> bool:
+            for _ in range(16):
+                if pid == me:
+                    return True
+                pid = parent.get(pid, 0)
+                if pid <= 1:
+                    return False
+            return False
+        return sum(vals), vals[3] + vals[4], sum(t for pid, t in ticks.items() if ours(pid))
+
+    def _run(self, period_s: float) -> None:
+        prev = self._sample()
+        while not self._stop.wait(period_s):
+            cur = self._sample()
+            if prev is None or cur is None:
+                return
+            total, idle, own = (c - p for c, p in zip(cur, prev))
+            if total > 0 and own >= 0:  # own < 0: a worker of ours ended and took its ticks along; skip
+                self.others = max(0.0, (total - idle - own) / total * self.cores)
+            prev = cur
+
+    def threads(self) -> int:
+        """Threads for the next frames: the cores other processes leave free, at least one."""
+        return max(1, min(self.max_threads, self.cores - round(self.others)))
+
+    def close(self) -> None:
+        self._stop.set()

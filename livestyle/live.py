@@ -17,9 +17,11 @@ from typing import Callable, Protocol
 
 import cv2
 import numpy as np
+import torch
 
 from .capture import LiveSource
 from .controls import Controls
+from .device import LoadWatcher
 from .keys import KEY_HELP
 from .images import fit_size, resize_frame
 from .sinks import Recorder, WindowSink, save_snapshot
@@ -161,6 +163,7 @@ class LiveOptions:
     duration_s: float | None = None  # stop after this long
     style_names: list[str] = field(default_factory=list)
     target_fps: float | None = None  # adapt the network's resolution to keep this rate (None: full size always)
+    adapt_threads: bool = True  # fewer torch threads while other processes keep cores busy (device.LoadWatcher)
 
 
 def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts: LiveOptions, *,
@@ -173,6 +176,7 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
     stats = LiveStats()
     t_call = time.monotonic()
     governor = ResolutionGovernor(opts.target_fps) if opts.target_fps else None
+    watcher = LoadWatcher() if opts.adapt_threads and step.stylizer.device.type == "cpu" else None
     pending = sorted(scripted_keys or [], key=lambda k: (k.at_frame if k.at_frame is not None else 1e12,
                                                          k.at_s if k.at_s is not None else 1e12))
     outputs = list(outputs or [])
@@ -223,6 +227,9 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
             mix = controls.mix.model_mix()
             stats.mixes.append([round(float(v), 5) for v in mix])
             state = controls.state
+            if watcher is not None and watcher.threads() != torch.get_num_threads():
+                log.info("%.1f cores busy with other work: %d torch thread(s)", watcher.others, watcher.threads())
+                torch.set_num_threads(watcher.threads())
             scale = governor.scale if governor else 1.0
             stats.scales.append(scale)
             styled = step([frame], mix, times_s=[item.t_capture], strength=state.strength,
@@ -257,6 +264,9 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
             if opts.duration_s and t_shown - t_start >= opts.duration_s:
                 break
     finally:
+        if watcher is not None:
+            watcher.close()
+            torch.set_num_threads(watcher.max_threads)
         stats.seconds = (last_shown - t_start) if (t_start and last_shown) else 0.0
         for out in [recorder, *outputs, window]:
             if out is not None:

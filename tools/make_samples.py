@@ -32,7 +32,7 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([bar, img], axis=0)
 
 
-def contact_sheet(model, out: Path, side: int = 200) -> None:
+def contact_sheet(model, out: Path, side: int = 320) -> None:
     import skimage.data as data
     photos = {"astronaut": data.astronaut(), "chelsea": data.chelsea(), "coffee": data.coffee()}
     stylizer = Stylizer(model.net, StylizeConfig(device="cpu", compile="off"))
