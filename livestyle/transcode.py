@@ -119,6 +119,10 @@ def transcode(in_path: str | os.PathLike, out_path: str | os.PathLike, process: 
         decode_s += time.perf_counter() - t0
         w, h = source.width, source.height
         check_size(in_path, w, h)
+        need_w, need_h = even_required(video_cfg.pix_fmt)  # the source keeps odd sizes it is not asked to resize
+        if (need_w and w % 2) or (need_h and h % 2):
+            raise ValueError(f"{in_path}: {w}x{h} has odd dimensions but {video_cfg.pix_fmt} needs an even width "
+                             "and height; pass --max-side PX or --size WxH to resize (sizes are rounded to even)")
         total = source.frames_expected
         time_base, start_pts = source.time_base, source.start_pts
         log.info("%s: %dx%d -> %dx%d, %s fps, ~%s frames", in_path, source.src_width, source.src_height,
