@@ -295,14 +295,15 @@ def test_ddp_with_two_gloo_processes_trains_a_few_steps(images, random_vgg_path)
     assert not torch.equal(ckpt["rng"][0]["torch"], ckpt["rng"][1]["torch"])  # seeds offset by rank
 
 
-def test_thirty_steps_with_the_real_vgg_clearly_lower_the_gram_ratio_of_a_photo(tmp_path):
+def test_sixty_steps_with_the_real_vgg_clearly_lower_the_gram_ratio_of_a_photo(tmp_path):
     vgg = str(shared_path("vgg/vgg16-caffe-features-fp16.pth"))
     style = str(shared_path("styles/vangogh_starry_night.jpg"))
     content = str(shared_path("content"))
-    # lr 1e-2 with a 10-step warm-up: a tiny net gets somewhere in 30 steps (measured, seed 0: the Gram ratio
-    # of `livestyle eval` on the first photo fell from 1.12 to 0.53)
+    # lr 1e-2 with a 10-step warm-up: a tiny net gets somewhere in 60 steps (measured, seed 0, torch 2.14: the
+    # Gram ratio of `livestyle eval` on the first photo fell from 1.12 to 0.55; 30 steps reached 0.53 on torch
+    # 2.13 but only 0.72-0.75 on 2.14, so 60 leave room for the next release)
     cfg = TrainConfig(styles=[style], content_dir=content, out=str(tmp_path / "m.safetensors"), arch=TINY,
-                      image_size=64, batch_size=4, steps=30, lr=1e-2, warmup_steps=10, vgg=vgg, bf16=False,
+                      image_size=64, batch_size=4, steps=60, lr=1e-2, warmup_steps=10, vgg=vgg, bf16=False,
                       preview_every=0, log_every=10)
     untrained = train(dataclasses.replace(cfg, lr=0.0, steps=1, out=str(tmp_path / "init.safetensors")))
     trained = train(cfg)
