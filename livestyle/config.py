@@ -39,8 +39,8 @@ class StylizeConfig:
     size: tuple[int, int] | None = None  # exact (width, height) output size; overrides max_side_px
     threads: int | None = None  # torch CPU threads (None: torch's default)
     precision: str = "auto"  # "auto": bf16 autocast on CPUs with AVX-512/AMX, fp16 on CUDA; "fp32": none
-    compile: str = "auto"  # "auto": torch.compile in a background thread for frames >= 128x128 while
-    #   eager frames keep flowing, then switch; "on": compile before the first frame; "off": eager only
+    compile: str = "auto"  # "auto": torch.compile before the first frame where it pays (a video of >= 600
+    #   frames, frames >= 128x128), else eager; "on": compile each frame size before its first frame; "off": eager
 
 
 @dataclass
@@ -133,6 +133,8 @@ class TrainConfig:
     checkpoint_every_s: float = 300.0  # seconds between checkpoints (0: every step)
     max_seconds: float = 0.0  # stop (as if at the last step) after this much training time (0: no limit);
     #   `livestyle add-style --minutes M` is a time budget
+    deadline: float | None = None  # time.time() at which to stop likewise, whatever the steps: add-style's budget
+    #   counts from the command, so loading VGG and the set-up come out of it
     init_style: str | None = None  # with `base`: new styles start from this existing style's gamma/beta
     #   (add-style picks the closest one) instead of the mean of all rows
     preview_latest: bool = False  # one preview.png, replaced each time, instead of preview_NNNNNN.png

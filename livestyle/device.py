@@ -36,7 +36,7 @@ class LoadWatcher:
     (`livestyle bench --live-seconds 30 --load 1`, with --threads 2 and 1). Linux only; elsewhere it
     leaves the thread count alone."""
 
-    def __init__(self, period_s: float = 2.0):
+    def __init__(self, period_s: float = 2.0, first_s: float = 0.1):
         import os
         import threading
 
@@ -45,7 +45,13 @@ class LoadWatcher:
         self.others = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(period_s,), daemon=True, name="livestyle-load")
-        if self.cores > 1 and self._sample() is not None:
+        # a first reading over `first_s` before returning, so a loaded machine gets its thread count before the
+        # first frame rather than a period later (2 threads beside a busy core: ~0.4 s a frame on 2 cores)
+        prev = self._sample() if self.cores > 1 else None
+        if prev is not None:
+            import time
+            time.sleep(first_s)
+            self._update(prev, self._sample())
             self._thread.start()
 
     @staticmethod
@@ -80,15 +86,20 @@ class LoadWatcher:
             return False
         return sum(vals), vals[3] + vals[4], sum(t for pid, t in ticks.items() if ours(pid))
 
+    def _update(self, prev, cur) -> bool:
+        if prev is None or cur is None:
+            return False
+        total, idle, own = (c - p for c, p in zip(cur, prev))
+        if total > 0 and own >= 0:  # own < 0: a worker of ours ended and took its ticks along; skip
+            self.others = max(0.0, (total - idle - own) / total * self.cores)
+        return True
+
     def _run(self, period_s: float) -> None:
         prev = self._sample()
         while not self._stop.wait(period_s):
             cur = self._sample()
-            if prev is None or cur is None:
+            if not self._update(prev, cur):
                 return
-            total, idle, own = (c - p for c, p in zip(cur, prev))
-            if total > 0 and own >= 0:  # own < 0: a worker of ours ended and took its ticks along; skip
-                self.others = max(0.0, (total - idle - own) / total * self.cores)
             prev = cur
 
     def threads(self) -> int:

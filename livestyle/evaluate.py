@@ -94,22 +94,24 @@ def measure(feats_y, feats_x, grams_painting: dict[str, torch.Tensor]) -> dict:
             "content": content_distance(getattr(feats_y, CONTENT_LAYER), getattr(feats_x, CONTENT_LAYER)).item()}
 
 
-def style_images_for(model, styles: dict[str, str] | None) -> dict[str, str]:
-    """Style image path for every style of the model: `styles` first, then the training record."""
+def style_images_for(model, styles: dict[str, str] | None, names: list[str] | None = None) -> dict[str, str]:
+    """Style image path for every style of the model (or those in `names`): `styles` first, then the
+    training record."""
+    names = names or list(model.style_names)
     recorded = model.training.get("style_images", {}) if isinstance(model.training, dict) else {}
     chosen = {**recorded, **(styles or {})}
     unknown = sorted(set(styles or {}) - set(model.style_names))
     if unknown:
         raise ValueError(f"--styles names {unknown} that are not in {model.path} "
                          f"(styles: {', '.join(model.style_names)})")
-    missing = [n for n in model.style_names if n not in chosen]
+    missing = [n for n in names if n not in chosen]
     if missing:
         raise ValueError(f"no style image for {missing} (not in {model.path}'s training record); "
                          f"pass --styles {missing[0]}=PATH[,...]")
-    for name in model.style_names:
+    for name in names:
         if not os.path.isfile(chosen[name]):
             raise FileNotFoundError(f"style image for {name!r} not found: {chosen[name]}; pass --styles {name}=PATH")
-    return {n: chosen[n] for n in model.style_names}
+    return {n: chosen[n] for n in names}
 
 
 def _cell(frame: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
@@ -133,24 +135,31 @@ def _label(text: str, cell_px: int) -> np.ndarray:
 def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None = None, limit: int | None = None,
              holdout: str | None = None, max_side_px: int = 512, device: str = "auto", vgg: str | None = None,
              vgg_convention: str | None = None, sheet: str | None = None, cell_px: int = 192,
-             gatys_photos: int = 0, gatys_iterations: int = 100, overwrite: bool = False,
-             progress: Callable[[int, int], None] | None = None) -> list[StyleScore]:
-    """Score every style of the model on the photos (only those named in the `holdout` list, when
+             gatys_photos: int = 0, gatys_iterations: int = 100, overwrite: bool = False, only: list[str] | None = None,
+             net_scale: float = 1.0, progress: Callable[[int, int], None] | None = None) -> list[StyleScore]:
+    """Score every style of the model (or those named in `only`) on the photos (only those named in the `holdout` list, when
     given); optionally write a contact sheet (PNG/JPEG). With `gatys_photos`, the first that many photos
     are also optimised per style with livestyle.gatys (coarse to fine, `gatys_iterations` at full size)
     and scored the same way, as a reference. `progress(done, total)` after each photo. The sheet never
     replaces one of the photos, nor any file without `overwrite`."""
     dev = resolve_device(device)
     model = load_stylenet(model_path, device=dev)
-    paths = style_images_for(model, styles)
+    if not 0.0 < net_scale <= 1.0:
+        raise ValueError(f"--net-scale: expected a fraction in (0, 1], got {net_scale:g}")
+    names = list(dict.fromkeys(only)) if only else list(model.style_names)
+    unknown = [n for n in names if n not in model.style_names]
+    if unknown:
+        raise ValueError(f"--only names {unknown[0]!r}, which is not a style of {model.path} "
+                         f"(styles: {', '.join(model.style_names)})")
+    paths = style_images_for(model, styles, names)
     photo_paths = list_images(photos_dir, what="photo")
     if holdout:
-        names = read_name_list(holdout)
-        missing = sorted(names - {os.path.basename(p) for p in photo_paths})
+        keep = read_name_list(holdout)
+        missing = sorted(keep - {os.path.basename(p) for p in photo_paths})
         if missing:
             raise FileNotFoundError(f"--holdout {holdout} names {len(missing)} photo(s) not in {photos_dir}, "
                                     f"e.g. {missing[0]}")
-        photo_paths = [p for p in photo_paths if os.path.basename(p) in names]
+        photo_paths = [p for p in photo_paths if os.path.basename(p) in keep]
     if limit is not None:
         photo_paths = photo_paths[:limit]
     if sheet:
@@ -161,8 +170,8 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
                        convention=vgg_convention).to(dev)
 
     style_cache: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
-    sums = {n: _Sums() for n in model.style_names}
-    gatys_sums = {n: _Sums() for n in model.style_names}
+    sums = {n: _Sums() for n in names}
+    gatys_sums = {n: _Sums() for n in names}
     gatys_used = 0
 
     def painting_grams(name: str, side: int) -> dict[str, torch.Tensor]:
@@ -184,8 +193,8 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
         with torch.no_grad():
             feats_x = net_vgg(x)
             row = [frame]
-            for i, name in enumerate(model.style_names):
-                y = model.net(x, i)
+            for name in names:
+                y = _stylize_at(model.net, x, model.style_names.index(name), net_scale)
                 sums[name].add(measure(net_vgg(y), feats_x, painting_grams(name, side)))
                 row.append(tensor_to_frame(y))
         if gatys_used < gatys_photos:
@@ -193,7 +202,7 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
             from .gatys import optimize
             gcfg = GatysConfig(max_side_px=side, iterations=gatys_iterations, vgg=vgg, vgg_convention=vgg_convention,
                                device=str(dev))
-            for name in model.style_names:
+            for name in names:
                 style_img = load_style_image(paths[name], max_side_px=side, device=dev)
                 y = optimize(x, [style_img], gcfg).to(dev)
                 with torch.no_grad():
@@ -214,7 +223,7 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
             sc.gatys_content_distance, sc.gatys_photos = g.content / g.n, g.n
 
     if sheet:
-        header = np.concatenate([_label("photo", cell_px)] + [_label(n, cell_px) for n in model.style_names], axis=1)
+        header = np.concatenate([_label("photo", cell_px)] + [_label(n, cell_px) for n in names], axis=1)
         body = []
         for _, row in rows:  # every cell of a row has the photo's aspect; landscape rows are lower
             h, w = row[0].shape[:2]
@@ -223,8 +232,20 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
         grid = np.concatenate([header] + body, axis=0)  # (24 + sum of row heights, (1 + n_styles) * cell, 3)
         ext = os.path.splitext(sheet)[1].lower() or ".png"
         atomic_write_bytes(sheet, encode_image(grid, ext), overwrite=overwrite)
-        log.info("wrote contact sheet %s (%d photos x %d styles)", sheet, used, len(model.style_names))
+        log.info("wrote contact sheet %s (%d photos x %d styles)", sheet, used, len(names))
     return scores
+
+
+def _stylize_at(net, x: torch.Tensor, style: int, scale: float) -> torch.Tensor:
+    """The network on x shrunk by `scale` a side, its output enlarged back: what the live loop's adaptive
+    resolution shows (StreamStylizer's scale: area down, bilinear up), so its look can be scored."""
+    if scale >= 1.0:
+        return net(x, style)
+    h, w = x.shape[2:]
+    small = torch.nn.functional.interpolate(x, size=(max(16, round(h * scale)), max(16, round(w * scale))),
+                                            mode="area")
+    y = torch.nn.functional.interpolate(net(small, style), size=(h, w), mode="bilinear", align_corners=False)
+    return y.clamp(0.0, 1.0)
 
 
 def scores_to_dict(scores: list[StyleScore], **extra) -> dict:

@@ -111,45 +111,72 @@ def draw_overlay(img: np.ndarray, lines: list[str]) -> None:
                     (255, 255, 255), thick, cv2.LINE_AA)
 
 
+SCALES = (1.0, 0.75, 0.5, 0.375, 0.25)  # network scales a side the live loop may step through
+MIN_NET_SIDE_PX = 320  # ... but the network never runs smaller than this (longest side): below it the strokes
+#   outgrow the picture. So 640x360 steps down to 50 %, 1280x720 down to 25 % (a 320x180 network).
+START_NET_SIDE_PX = 640  # and it starts no larger than this (the webcam's default size): a 1280x720 frame's first
+#   frame through the full-size network took 2.1 s on the 2-core AVX2 CPU; it goes up when there is room
+
+
+def live_scales(width: int, height: int, scales: tuple[float, ...] = SCALES) -> tuple[float, ...]:
+    """The scales of `scales` at which a width x height frame's network keeps MIN_NET_SIDE_PX (1 always)."""
+    side = max(width, height)
+    return tuple(sc for sc in scales if sc == 1.0 or side * sc >= MIN_NET_SIDE_PX - 0.5)
+
+
 class ResolutionGovernor:
     """`--target-fps`: the scale the network runs at (a fraction of each side of the frame), lowered when
     frames fall behind the target and raised when there is room, with hysteresis so it does not pump.
 
-    Every `window` frames it looks at the median frame period p against the target T = 1/fps: above
-    `slower` x T it steps down (1 -> 0.75 -> 0.5 by default); when the period predicted one step up,
-    p x (s_up / s)^2 (network time goes with the pixel count), is under `faster` x T it steps up. After a
-    change it waits `hold` frames: the new size may still be compiling, and load comes and goes."""
+    It looks at the median frame period p of the frames since its last decision (at least `min_frames`,
+    and `window` frames or `window_s` seconds of them) against the target T = 1/fps. Network time goes
+    with the pixel count, so one step from scale s to s' predicts p x (s'/s)^2. Above `slower` x T it goes
+    down at once to the largest scale predicted to meet T (the smallest there is when none is): a slow CPU
+    gets there in a second, not step by step. It goes up one step when that step is predicted under
+    `faster` x T. After a change it waits `hold_s` seconds: the new size may still be compiling, and load
+    comes and goes. `settled` says the scale has not changed for `settle_s`."""
 
     def __init__(self, target_fps: float, scales: tuple[float, ...] = (1.0, 0.75, 0.5), *, window: int = 10,
-                 slower: float = 1.1, faster: float = 0.8, hold: int = 30):
+                 window_s: float = 1.0, min_frames: int = 3, slower: float = 1.1, faster: float = 0.8,
+                 hold_s: float = 1.5, settle_s: float = 3.0, start: float = 1.0):
         self.period = 1.0 / target_fps
-        self.scales, self.window, self.slower, self.faster, self.hold = scales, window, slower, faster, hold
-        self.level = 0
-        self._times: deque = deque(maxlen=window)
-        self._wait = 0
+        self.scales, self.window, self.window_s, self.min_frames = scales, window, window_s, min_frames
+        self.slower, self.faster, self.hold_s, self.settle_s = slower, faster, hold_s, settle_s
+        self.level = min(range(len(scales)), key=lambda i: abs(scales[i] - start))  # the scale it starts at
+        self._times: list[float] = []
+        self._wait_s = 0.0
+        self._since_change_s = 0.0
         self.changes = 0
 
     @property
     def scale(self) -> float:
         return self.scales[self.level]
 
+    @property
+    def settled(self) -> bool:
+        return self._since_change_s >= self.settle_s
+
     def update(self, frame_s: float) -> float:
         """Tell it how long the last frame took (wall clock between shown frames); returns the scale."""
-        self._times.append(frame_s)
-        if self._wait > 0:
-            self._wait -= 1
+        self._since_change_s += frame_s
+        if self._wait_s > 0:
+            self._wait_s -= frame_s
             return self.scale
-        if len(self._times) < self.window:
+        self._times.append(frame_s)
+        n = len(self._times)
+        if n < self.min_frames or (n < self.window and sum(self._times) < self.window_s):
             return self.scale
         p = float(np.median(self._times))
+        self._times.clear()
+        s = self.scale
         if p > self.slower * self.period and self.level < len(self.scales) - 1:
-            self.level += 1
-        elif self.level > 0 and p * (self.scales[self.level - 1] / self.scale) ** 2 < self.faster * self.period:
+            lower = range(self.level + 1, len(self.scales))
+            self.level = next((i for i in lower if p * (self.scales[i] / s) ** 2 <= self.period), lower[-1])
+        elif self.level > 0 and p * (self.scales[self.level - 1] / s) ** 2 < self.faster * self.period:
             self.level -= 1
         else:
             return self.scale
-        self._times.clear()
-        self._wait, self.changes = self.hold, self.changes + 1
+        self._wait_s, self._since_change_s, self.changes = self.hold_s, 0.0, self.changes + 1
         log.info("network scale %.2f (frames took %.0f ms, target %.0f ms)", self.scale, 1000 * p, 1000 * self.period)
         return self.scale
 
@@ -175,7 +202,7 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
     Every output is closed on the way out, whatever happens. Returns the statistics."""
     stats = LiveStats()
     t_call = time.monotonic()
-    governor = ResolutionGovernor(opts.target_fps) if opts.target_fps else None
+    governor = None
     watcher = LoadWatcher() if opts.adapt_threads and step.stylizer.device.type == "cpu" else None
     pending = sorted(scripted_keys or [], key=lambda k: (k.at_frame if k.at_frame is not None else 1e12,
                                                          k.at_s if k.at_s is not None else 1e12))
@@ -192,6 +219,10 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
             now = time.monotonic()
             if out_size is None:
                 out_size = _size_for(item.frame, opts)
+                if opts.target_fps:
+                    scales = live_scales(*out_size)
+                    governor = ResolutionGovernor(opts.target_fps, scales, start=max(
+                        [sc for sc in scales if max(out_size) * sc <= START_NET_SIDE_PX + 0.5] or [1.0]))
             if t_start is None:
                 t_start = now
                 if opts.record_path and recorder is not None:

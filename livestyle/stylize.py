@@ -4,9 +4,13 @@ colour preservation. Shared by `image`, `video` and `webcam`; knows nothing abou
 Speed on a CPU comes from three things measured by `livestyle bench` (640x360, 2 threads):
 bf16 (oneDNN's AVX-512-BF16 kernels, ~2x), channels_last, and torch.compile (fuses instance
 norm, ReLU and padding, which eager runs as separate memory passes; another ~2.5x on top of bf16).
-Compilation takes seconds per input size, so by default it runs in a background thread while frames
-go through the eager network, and the compiled one takes over when it is ready: a live stream never
-waits for it. The style mix is a tensor input, so changing it never recompiles.
+Compilation takes seconds per input size (15-30 s with an empty cache), so compile="auto" compiles only
+where it pays: a video long enough to amortise it (transcode.py sets `compile_pays`), before its first
+frame. Never in a background thread beside eager frames: torch.fx's tracing patches every module's
+__call__ process-wide while it runs, so an eager call of the same network in another thread ends up in
+the tracer (torch 2.14: "module is not installed as a submodule", a crashed webcam) or worse, in the
+graph. The live loop therefore runs eagerly unless asked (`--compile on`: each size compiled before its
+first frame). The style mix is a tensor input, so changing it never recompiles.
 
 Reduced precision is an explicitly cast copy of the network (bf16 on CPU, fp16 on CUDA), not autocast:
 autocast keeps a process-wide cast cache behind a mutex, and an eager autocast region in one thread
@@ -37,10 +41,10 @@ from .device import fast_bf16, resolve_device
 log = logging.getLogger(__name__)
 
 MIN_COMPILE_AREA = 128 * 128  # below this, compiling costs more than it can save
-# A clip shorter than this is stylized eagerly with compile="auto": at 640x360 on the 2-core CPU the
-# compiled network saves 31 ms a frame (bf16 eager 53.1 ms, compiled 22.0 ms, `livestyle bench`) and a
-# compile with an empty cache took 15.7 s, so it pays only after ~500 frames; a background compile also
-# slows the eager frames beside it (README's first command: 72 s cold, 21.5 s warm, 29.8 s eager).
+# A clip shorter than this is stylized eagerly with compile="auto": at 640x360 on the 2-core AVX-512-BF16 CPU
+# the compiled network saves 31 ms a frame (bf16 eager 53.1 ms, compiled 22.0 ms, `livestyle bench`) and a
+# compile with an empty cache took 15.7 s, so it pays only after ~500 frames; on the 2-core AVX2 CPU (fp32)
+# it saves 140 ms a frame (262 -> 122 ms) for a 30 s compile, ~215 frames.
 AUTO_COMPILE_MIN_FRAMES = 600
 _COMPILE_LOCK = threading.Lock()
 
@@ -91,9 +95,8 @@ class Stylizer:
         if self.dtype is not None:
             self.run_net = copy.deepcopy(self.net).to(self.dtype).to(memory_format=torch.channels_last)
         self._modules = {"float": self.run_net, "uint8": FramesNet(self.run_net, self.dtype or torch.float32)}
-        self.compile_pays = True  # compile="auto" compiles only while this holds (a short clip sets it False)
+        self.compile_pays = False  # compile="auto" compiles only when this is set (a long video: transcode.py)
         self._compiled: dict[tuple, object] = {}  # (kind, *shape) -> compiled callable, once ready
-        self._compiling: set[tuple] = set()
         self._lock = threading.Lock()
 
     def _pick_dtype(self, precision: str):
@@ -127,25 +130,23 @@ class Stylizer:
 
     def _runner(self, kind: str, x: torch.Tensor, mix: torch.Tensor):
         """What runs `kind` ("float": the network on layout tensors; "uint8": frames in, frames out) on
-        x's shape: the compiled callable when ready, else the eager module (and compilation starts)."""
+        x's shape: the compiled callable (compiled now, blocking, the first time when compiling is on or pays),
+        else the eager module."""
         eager = self._modules[kind]
         h, w = (x.shape[2], x.shape[3]) if kind == "float" else (x.shape[1], x.shape[2])
         mode = self.cfg.compile
-        if mode == "off" or (mode == "auto" and (h * w < MIN_COMPILE_AREA or not self.compile_pays)):
+        if mode == "off":
             return eager
         key = (kind,) + tuple(x.shape)
         with self._lock:
             if key in self._compiled:
                 return self._compiled[key]
-            start = key not in self._compiling
-            self._compiling.add(key)
-        if mode == "on":
-            self._compile_for(kind, x, mix)
-            return self._compiled.get(key, eager)
-        if start:
-            threading.Thread(target=self._compile_for, args=(kind, x.clone(), mix.clone()), daemon=True,
-                             name=f"livestyle-compile-{key}").start()
-        return eager
+        if mode == "auto" and (h * w < MIN_COMPILE_AREA or not self.compile_pays):
+            return eager
+        self._compile_for(kind, x, mix)  # before this size's first frame (module docstring: no background)
+        with self._lock:
+            self._compiled.setdefault(key, eager)  # a failed compile stays eager, without trying again
+            return self._compiled[key]
 
     def _frames_path(self, strength: float | None = None, preserve_color: bool | None = None) -> bool:
         """Frames go through the fused uint8 module unless strength or colour preservation need the
@@ -155,7 +156,7 @@ class Stylizer:
         return strength == 1.0 and not preserve_color
 
     def warm_up(self, width: int, height: int, batch: int = 1) -> None:
-        """Compile ahead for a frame size (blocking), e.g. before a live stream opens its window."""
+        """Compile ahead for a frame size (blocking), e.g. before a stream opens its window."""
         mix = torch.full((self.net.n_styles,), 1.0 / self.net.n_styles, device=self.device)
         if self.cfg.compile == "off":
             return
@@ -163,8 +164,6 @@ class Stylizer:
             kind, x = "uint8", torch.randint(0, 256, (batch, height, width, 3), dtype=torch.uint8, device=self.device)
         else:
             kind, x = "float", self._layout(torch.rand(batch, 3, height, width, device=self.device))
-        with self._lock:
-            self._compiling.add((kind,) + tuple(x.shape))
         self._compile_for(kind, x, mix)
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:

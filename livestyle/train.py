@@ -371,17 +371,20 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
                 # a model with added styles shows just those (and the photo); a new model every style
                 _write_preview(path, preview, net, list(range(n_old, n_old + len(specs))), autocast)
                 progress({"event": "preview", "step": step, "path": str(path)})
+            spent = ((cfg.max_seconds and seconds_before + time.perf_counter() - t_start >= cfg.max_seconds)
+                     or (cfg.deadline and time.time() >= cfg.deadline))
             flags = torch.tensor([float(stop["requested"]),
-                                  float(time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s)], device=device)
-            if ddp:  # every rank stops and saves at the same step
+                                  float(time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s),
+                                  float(bool(spent))], device=device)
+            if ddp:  # every rank stops, saves and ends at the same step
                 dist.all_reduce(flags, op=dist.ReduceOp.MAX)
             if flags[0] > 0:
                 save(step, seconds_before + time.perf_counter() - t_start)
                 if cfg.model_on_interrupt and master:
                     write_model(step, seconds_before + time.perf_counter() - t_start)
                 raise TrainingInterrupted(step, str(ckpt_path))
-            if cfg.max_seconds and seconds_before + time.perf_counter() - t_start >= cfg.max_seconds:
-                break  # the time budget is spent: finish as at the last step
+            if flags[2] > 0:
+                break  # the time budget is spent (on any rank): finish as at the last step
             if flags[1] > 0 and step < cfg.steps:
                 try:
                     save(step, seconds_before + time.perf_counter() - t_start)

@@ -84,3 +84,17 @@ def test_an_unwritable_user_folder_is_one_line(inputs, tiny_model_path, random_v
     assert cli.main(["add-style", inputs["painting"], "--into", str(tiny_model_path), "--content", inputs["content"],
                      "--minutes", "0.02", "--vgg", str(random_vgg_path)]) == 2
     assert "is not writable; set LIVESTYLE_WEIGHTS_DIR" in capsys.readouterr().err
+
+
+def test_the_budget_counts_from_the_command_not_from_the_first_step(inputs, tiny_model_path, random_vgg_path):
+    import time
+
+    from livestyle.addstyle import AddStyleConfig, add_style
+    # a command that started a minute ago with a one-minute budget: set-up has spent it, one step and done
+    cfg = AddStyleConfig(painting=inputs["painting"], into=str(tiny_model_path), content_dir=inputs["content"],
+                         minutes=1.0, vgg=str(random_vgg_path), device="cpu", image_size=32,
+                         started_at=time.time() - 60.0)
+    t0 = time.time()
+    chosen = add_style(cfg)
+    assert time.time() - t0 < 30
+    assert load_stylenet(chosen["model"]).training["steps"] == 1

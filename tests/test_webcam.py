@@ -170,19 +170,40 @@ def test_bad_numbers_are_refused_with_one_line(args, message, capsys):
 
 def test_the_governor_steps_down_when_behind_and_up_only_with_room():
     from livestyle.live import ResolutionGovernor
-    g = ResolutionGovernor(30.0, window=5, hold=10)
+    g = ResolutionGovernor(30.0, window=5, window_s=10.0, hold_s=0.5)
     for _ in range(5):
-        g.update(0.050)  # 20 fps against 30
-    assert g.scale == 0.75
-    for _ in range(10 + 5):
+        g.update(0.040)  # 25 fps against 30: 0.75 is predicted to meet it (40 ms x 0.56 = 22 ms)
+    assert g.scale == 0.75 and not g.settled
+    for _ in range(int(0.5 / 0.04) + 1 + 5):
         g.update(0.045)  # still behind after the hold
     assert g.scale == 0.5
-    for _ in range(10 + 5):
-        g.update(0.020)  # at 0.75 this would take ~45 ms: stay (no pumping)
+    for _ in range(60):
+        g.update(0.020)  # past the hold; at 0.75 this would take ~45 ms: stay (no pumping)
     assert g.scale == 0.5 and g.changes == 2
     for _ in range(5):
         g.update(0.010)  # ~22 ms predicted at 0.75, under 0.8 x 33 ms: room
     assert g.scale == 0.75 and g.changes == 3
+
+
+def test_a_slow_cpu_gets_to_the_scale_it_needs_at_once_and_then_settles():
+    from livestyle.live import ResolutionGovernor, live_scales
+    g = ResolutionGovernor(30.0, live_scales(1280, 720))
+    for _ in range(3):
+        g.update(0.400)  # 2.5 fps at full 720p: even 25 % a side is predicted at 25 ms, the first that meets 33
+    assert g.scale == 0.25 and g.changes == 1
+    for _ in range(int(3.0 / 0.05) + 1):
+        g.update(0.050)  # still under target at the floor: nowhere lower to go
+    assert g.scale == 0.25 and g.changes == 1 and g.settled
+
+
+def test_the_network_never_runs_below_320_px_whatever_the_output_size():
+    from livestyle.live import ResolutionGovernor, live_scales
+    assert live_scales(640, 360) == (1.0, 0.75, 0.5)
+    assert live_scales(1280, 720) == (1.0, 0.75, 0.5, 0.375, 0.25)
+    assert live_scales(360, 640) == (1.0, 0.75, 0.5)  # portrait: the longest side counts
+    assert live_scales(320, 180) == (1.0,)  # already at the floor: always full size
+    assert live_scales(200, 100) == (1.0,)
+    assert ResolutionGovernor(30.0, live_scales(1280, 720), start=0.5).scale == 0.5
 
 
 def test_a_scaled_step_returns_full_size_frames_that_look_like_the_full_step(tiny_net):

@@ -56,18 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     """The `livestyle` command (and `python -m livestyle`): main(), then exit."""
-    sys.exit(exit_now_if_compiling(main()))
-
-
-def exit_now_if_compiling(code: int) -> int:
-    """A background torch.compile still running when a command ends (a short webcam session, say) would
-    abort the interpreter's shutdown ("terminate called without an active exception", a native thread
-    still alive): every output is closed by now, so leave at once with the command's exit code."""
-    if any(t.name.startswith("livestyle-compile") and t.is_alive() for t in threading.enumerate()):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    sys.exit(main())
 
 
 def quiet_native_logs(verbose: bool) -> None:

@@ -8,6 +8,7 @@ from .common import EXIT_INTERRUPTED, info, positive_float
 
 def run(args) -> int:
     import time
+    started = time.time()  # --minutes counts from here: loading VGG and picking the start style are in it
 
     from tqdm import tqdm
 
@@ -16,25 +17,22 @@ def run(args) -> int:
 
     cfg = AddStyleConfig(painting=args.painting, name=args.name, minutes=args.minutes, content_dir=args.content,
                          into=args.into, resume=args.resume, vgg=args.vgg, vgg_convention=args.vgg_convention,
-                         device=args.device)
+                         device=args.device, started_at=started)
     train_cfg, chosen = plan(cfg)
     if chosen["closest"]:
         info(f"adding {chosen['name']!r} to {chosen['into']}, starting from {chosen['closest']} (the closest "
              f"style, Gram distance {chosen['closest_distance']:.2f}); photos: {chosen['content']}"
              + (" (built-in set; --content DIR for yours)" if chosen["from_demo"] else ""))
     info(f"preview (updated as it learns): {chosen['preview']}")
-    bar = tqdm(total=round(train_cfg.max_seconds), unit="s", desc=f"learning {chosen['name']}", dynamic_ncols=True,
-               file=sys.stderr, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
-                                           "[ETA {remaining}{postfix}]")
-    t0 = time.perf_counter()
-    start = {}
+    budget = round(60 * args.minutes)
+    bar = tqdm(total=budget, initial=min(budget, round(time.time() - started)), unit="s",
+               desc=f"learning {chosen['name']}", dynamic_ncols=True, file=sys.stderr,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [ETA {remaining}{postfix}]")
 
     def progress(e: dict) -> None:
-        if e["event"] == "start":
-            start["step"] = e["step"]
-        elif e["event"] == "step":
+        if e["event"] == "step":
             bar.set_postfix_str(f"step {e['step']}, style {e['style']:.3g}, content {e['content']:.3g}", refresh=False)
-            bar.update(min(bar.total, time.perf_counter() - t0 + 0) - bar.n)
+            bar.update(min(bar.total, time.time() - started) - bar.n)
 
     try:
         path = train(train_cfg, progress=progress)
@@ -45,7 +43,7 @@ def run(args) -> int:
         return EXIT_INTERRUPTED
     finally:
         bar.close()
-    info(f"wrote {path}: style {chosen['name']!r} is ready; try `livestyle image PHOTO OUT.jpg --styles "
+    info(f"wrote {path} after {time.time() - started:.0f} s: style {chosen['name']!r} is ready; try `livestyle image PHOTO OUT.jpg --styles "
          f"{chosen['name']}` or `livestyle webcam --styles {chosen['name']},vangogh`")
     return 0
 

@@ -60,7 +60,8 @@ def run(args) -> int:
                 + (f" ({n} busy-loop process{'es' if n > 1 else ''})" if n else ""))
             with bench.busy_load(n):
                 live_runs[label] = bench.live(clip, cfg, seconds=args.live_seconds, temporal=args.temporal,
-                                              target_fps=args.target_fps or None, device=args.device)
+                                              max_side_px=args.live_max_side, target_fps=args.target_fps,
+                                              device=args.device)
     targets = bench.targets_report(summary, [e for e in e2e if not e.get("load")], live_runs)
     if args.json:
         out = {**summary[0], "threads": threads, "busy_cores": round(busy, 2), "arch": args.arch,
@@ -84,11 +85,11 @@ def run(args) -> int:
               f"ms/frame; decode and encode busy {e['decode_share']:.0%} and {e['encode_share']:.0%} of the time"
               f"{', in their own threads' if e['pipelined'] else ''})")
     for label, r in live_runs.items():
-        print(f"webcam {label}: {r['frames']} frames in {r['seconds']:.1f} s, {r['fps']:.1f} fps, median latency "
+        print(f"webcam {label} {r['resolution']}: {r['frames']} frames in {r['seconds']:.1f} s, {r['fps']:.1f} fps, median latency "
               f"{r['latency_median_ms']:.0f} ms, first frame after {r['first_frame_s']:.2f} s; network scale shares "
               f"{r['scale_share']}")
     for name, t in targets.items():
-        print(f"target {name}: {t['value']:g} vs {'<=' if 'latency' in name else '>='} {t['target']:g}: "
+        print(f"target {name}: {t['value']:g} vs {'<=' if 'latency' in name or 'first' in name else '>='} {t['target']:g}: "
               f"{'met' if t['met'] else 'NOT met'}")
     return 0
 
@@ -120,10 +121,12 @@ def add_parser(sub) -> None:
                    help=f"temporal coherence weight end to end (default {TemporalConfig().weight:g})")
     s.add_argument("--live-seconds", type=non_negative_float, default=0.0, metavar="S", help="also time the "
                    "webcam on --clip looped, S seconds from the start (the issue's measure: 40; default 0 = not)")
+    s.add_argument("--live-max-side", type=positive_int, default=640, metavar="PX", help="the webcam timing's "
+                   "output size, longest side (default 640, the webcam's; 1280 for 720p live)")
     s.add_argument("--load", type=non_negative_int, default=0, metavar="N", help="repeat the end-to-end and webcam "
                    "timings with N busy-loop processes keeping N cores busy, idle and loaded in one run")
-    s.add_argument("--target-fps", type=non_negative_float, default=0.0, help="the webcam's adaptive resolution "
-                   "target (default 0 = off, full size)")
+    s.add_argument("--target-fps", type=non_negative_float, help="the webcam timing's adaptive resolution target "
+                   "(default: the clip's frame rate, as `webcam` does; 0 = off, always full size)")
     s.add_argument("--device", default="cpu")
     s.add_argument("--threads", type=positive_int)
     s.add_argument("--json", action="store_true", help="print one JSON object")

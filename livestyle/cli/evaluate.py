@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .common import check_output_path, info, non_negative_int, parse_size, positive_int, progress_bar, warn
+from .common import check_output_path, info, non_negative_int, parse_size, positive_int, progress_bar, unit_float, warn
 
 
 def run(args) -> int:
@@ -26,7 +26,9 @@ def run(args) -> int:
         scores = evaluate(model, args.photos, styles=styles, limit=args.limit, holdout=args.holdout,
                           max_side_px=args.max_side, device=args.device, vgg=args.vgg,
                           vgg_convention=args.vgg_convention, sheet=args.sheet, gatys_photos=args.gatys,
-                          gatys_iterations=args.gatys_iterations, overwrite=args.overwrite, progress=bar.update_to if bar is not None else None)
+                          gatys_iterations=args.gatys_iterations, overwrite=args.overwrite,
+                          net_scale=args.net_scale, only=[n.strip() for n in args.only.split(",") if n.strip()] if args.only else None,
+                          progress=bar.update_to if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()
@@ -109,6 +111,10 @@ def add_parser(sub) -> None:
     s.add_argument("--weights", metavar="FILE", help="model file (default weights/livestyle.safetensors)")
     s.add_argument("--limit", type=positive_int, metavar="N", help="use the first N photos")
     s.add_argument("--styles", metavar="NAME=PATH,...", help="style images (default: the model's training record)")
+    s.add_argument("--net-scale", type=unit_float, default=1.0, metavar="S", help="run the network on the photos "
+                   "shrunk to S a side and enlarge its output back, as the webcam's adaptive resolution does "
+                   "(default 1)")
+    s.add_argument("--only", metavar="NAME,...", help="score only these styles of the model (e.g. one just added)")
     s.add_argument("--holdout", metavar="FILE", help="score only the photos named in FILE (one a line), e.g. "
                    "tools/holdout_photos.txt, the set training leaves out")
     s.add_argument("--max-side", type=positive_int, default=512, metavar="PX", help="longest side of the photos; "
