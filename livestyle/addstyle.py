@@ -65,7 +65,7 @@ class AddStyleConfig:
     #   included); None: from plan()
 
 
-FINISH_S = 5.0  # of the budget, kept for writing the checkpoint and the model after the last step
+FINISH_S = 10.0  # of the budget (at most 5 % of it), kept for the last step, the checkpoint and the model file
 
 
 def default_content(folder: Path) -> str:
@@ -163,7 +163,7 @@ def plan(cfg: AddStyleConfig) -> tuple[TrainConfig, dict]:
         content_layer=shipped["content_layer"], content_weight=shipped["content_weight"],
         style_weight=cfg.style_weight, tv_weight=shipped["tv_weight"], vgg=cfg.vgg,
         vgg_convention=cfg.vgg_convention, device=cfg.device,
-        deadline=started + 60.0 * cfg.minutes * 0.98 - min(FINISH_S, 0.02 * 60.0 * cfg.minutes),
+        deadline=started + 60.0 * cfg.minutes - min(FINISH_S, 0.05 * 60.0 * cfg.minutes),
         checkpoint_every_s=60.0, preview_every=cfg.preview_every, preview_latest=True, model_on_interrupt=True,
         log_every=10**9, command=f"livestyle add-style {cfg.painting} --name {name} --minutes {cfg.minutes:g}")
     if cfg.resume:
@@ -176,7 +176,7 @@ def plan(cfg: AddStyleConfig) -> tuple[TrainConfig, dict]:
                                         init_style=saved["config"].get("init_style"))
     chosen = {"name": name, "into": into, "out": str(out), "content": content, "closest": init,
               "closest_distance": distance, "preview": str(ckpt_dir / "preview.png"),
-              "from_demo": cfg.content_dir is None, "started_at": started}
+              "from_demo": cfg.content_dir is None}
     return train_cfg, chosen
 
 

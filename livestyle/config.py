@@ -131,10 +131,9 @@ class TrainConfig:
     log_every: int = 50  # steps between log lines
     preview_every: int = 200  # steps between preview PNGs beside the checkpoint (0: never)
     checkpoint_every_s: float = 300.0  # seconds between checkpoints (0: every step)
-    max_seconds: float = 0.0  # stop (as if at the last step) after this much training time (0: no limit);
-    #   `livestyle add-style --minutes M` is a time budget
-    deadline: float | None = None  # time.time() at which to stop likewise, whatever the steps: add-style's budget
-    #   counts from the command, so loading VGG and the set-up come out of it
+    deadline: float | None = None  # time.time() at which to stop as if at the last step, whatever the steps:
+    #   add-style's --minutes, counted from the command, so loading VGG and the set-up come out of it.
+    #   Belongs to one command: a resumed run does not inherit it
     init_style: str | None = None  # with `base`: new styles start from this existing style's gamma/beta
     #   (add-style picks the closest one) instead of the mean of all rows
     preview_latest: bool = False  # one preview.png, replaced each time, instead of preview_NNNNNN.png

@@ -142,10 +142,10 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
     are also optimised per style with livestyle.gatys (coarse to fine, `gatys_iterations` at full size)
     and scored the same way, as a reference. `progress(done, total)` after each photo. The sheet never
     replaces one of the photos, nor any file without `overwrite`."""
-    dev = resolve_device(device)
-    model = load_stylenet(model_path, device=dev)
     if not 0.0 < net_scale <= 1.0:
         raise ValueError(f"--net-scale: expected a fraction in (0, 1], got {net_scale:g}")
+    dev = resolve_device(device)
+    model = load_stylenet(model_path, device=dev)
     names = list(dict.fromkeys(only)) if only else list(model.style_names)
     unknown = [n for n in names if n not in model.style_names]
     if unknown:

@@ -133,32 +133,26 @@ class ResolutionGovernor:
     with the pixel count, so one step from scale s to s' predicts p x (s'/s)^2. Above `slower` x T it goes
     down at once to the largest scale predicted to meet T (the smallest there is when none is): a slow CPU
     gets there in a second, not step by step. It goes up one step when that step is predicted under
-    `faster` x T. After a change it waits `hold_s` seconds: the new size may still be compiling, and load
-    comes and goes. `settled` says the scale has not changed for `settle_s`."""
+    `faster` x T. After a change it waits `hold_s` seconds: a new size's first frames are slower (with
+    `--compile on`, its compile), and load comes and goes."""
 
     def __init__(self, target_fps: float, scales: tuple[float, ...] = (1.0, 0.75, 0.5), *, window: int = 10,
                  window_s: float = 1.0, min_frames: int = 3, slower: float = 1.1, faster: float = 0.8,
-                 hold_s: float = 1.5, settle_s: float = 3.0, start: float = 1.0):
+                 hold_s: float = 1.5, start: float = 1.0):
         self.period = 1.0 / target_fps
         self.scales, self.window, self.window_s, self.min_frames = scales, window, window_s, min_frames
-        self.slower, self.faster, self.hold_s, self.settle_s = slower, faster, hold_s, settle_s
+        self.slower, self.faster, self.hold_s = slower, faster, hold_s
         self.level = min(range(len(scales)), key=lambda i: abs(scales[i] - start))  # the scale it starts at
         self._times: list[float] = []
         self._wait_s = 0.0
-        self._since_change_s = 0.0
         self.changes = 0
 
     @property
     def scale(self) -> float:
         return self.scales[self.level]
 
-    @property
-    def settled(self) -> bool:
-        return self._since_change_s >= self.settle_s
-
     def update(self, frame_s: float) -> float:
         """Tell it how long the last frame took (wall clock between shown frames); returns the scale."""
-        self._since_change_s += frame_s
         if self._wait_s > 0:
             self._wait_s -= frame_s
             return self.scale
@@ -176,7 +170,7 @@ class ResolutionGovernor:
             self.level -= 1
         else:
             return self.scale
-        self._wait_s, self._since_change_s, self.changes = self.hold_s, 0.0, self.changes + 1
+        self._wait_s, self.changes = self.hold_s, self.changes + 1
         log.info("network scale %.2f (frames took %.0f ms, target %.0f ms)", self.scale, 1000 * p, 1000 * self.period)
         return self.scale
 

@@ -86,7 +86,7 @@ def config_to_dict(cfg: TrainConfig) -> dict:
 
 
 def config_from_dict(d: dict) -> TrainConfig:
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    known = {f.name for f in dataclasses.fields(TrainConfig)} - {"deadline"}  # a deadline was that command's
     d = {k: v for k, v in d.items() if k in known}
     return TrainConfig(**{**d, "arch": NetConfig(**d.get("arch", {})), "motion": MotionConfig(**d.get("motion", {}))})
 
@@ -371,8 +371,7 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
                 # a model with added styles shows just those (and the photo); a new model every style
                 _write_preview(path, preview, net, list(range(n_old, n_old + len(specs))), autocast)
                 progress({"event": "preview", "step": step, "path": str(path)})
-            spent = ((cfg.max_seconds and seconds_before + time.perf_counter() - t_start >= cfg.max_seconds)
-                     or (cfg.deadline and time.time() >= cfg.deadline))
+            spent = cfg.deadline is not None and time.time() >= cfg.deadline
             flags = torch.tensor([float(stop["requested"]),
                                   float(time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s),
                                   float(bool(spent))], device=device)

@@ -355,3 +355,9 @@ def test_temporal_weight_on_the_command_line_and_in_the_log(images, random_vgg_p
     assert cli.main(["train", "--styles", images["styles"][0], "--content", images["content"], "--out",
                      str(images["dir"] / "x.safetensors"), "--temporal-weight", "-1"]) == 2
     assert "--temporal-weight" in capsys.readouterr().err
+
+
+def test_a_resumed_run_does_not_inherit_the_deadline_of_the_command_that_saved_it():
+    from livestyle.train import config_to_dict, config_from_dict
+    saved = config_to_dict(TrainConfig(styles=["a.png"], content_dir="photos", out="m.safetensors", deadline=1.0))
+    assert saved["deadline"] == 1.0 and config_from_dict(saved).deadline is None
