@@ -248,22 +248,30 @@ def busy_load(n: int):
 
 
 def live(clip: str, cfg: NetConfig, *, seconds: float = 40.0, max_side_px: int = 640, temporal: float = 0.6,
-         target_fps: float | None = None, device: str = "cpu") -> dict:
+         target_fps: float | None = None, device: str = "cpu", model_path: str | None = None) -> dict:
     """`livestyle webcam --camera CLIP --loop --no-window` for `seconds` counted from the start (so a
-    start-up counts, as a user sees it), with a random-weight network of `cfg` (timing
-    only): frames, fps, median latency, time to the first frame, the network scales used. `target_fps`:
-    adaptive resolution as `webcam --target-fps`; None: the camera's rate (the webcam's default), 0: off."""
+    start-up counts, as a user sees it), with the model file `model_path` (and its ONNX export, as the
+    webcam runs it) or else a random-weight network of `cfg` (timing only): frames, fps, median latency,
+    time to the first frame, the network scales used. `target_fps`: adaptive resolution as `webcam
+    --target-fps`; None: the camera's rate (the webcam's default), 0: off."""
     from .capture import LiveSource
     from .config import StylizeConfig, TemporalConfig
     from .controls import Controls, StyleMix
     from .live import LiveOptions, run_live
     from .stylize import StreamStylizer
 
+    from .modelfile import load_stylenet
+    from .ortnet import onnx_beside
+
     torch.manual_seed(0)
-    net = StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 2}))
+    if model_path:
+        net, onnx = load_stylenet(model_path, device=device).net, onnx_beside(model_path)
+    else:
+        net, onnx = StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 2})), None
     step = StreamStylizer(net, StylizeConfig(device=device, max_side_px=max_side_px, batch_size=1),
-                          TemporalConfig(weight=temporal) if temporal > 0 else None)
-    controls = Controls(StyleMix([torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])]))
+                          TemporalConfig(weight=temporal) if temporal > 0 else None, onnx=onnx)
+    n = net.n_styles
+    controls = Controls(StyleMix([torch.eye(n)[0], torch.eye(n)[min(1, n - 1)]]))
     from .images import fit_size
     with LiveSource(clip, loop=True) as src:
         fps_cam = src.info.fps
@@ -273,7 +281,8 @@ def live(clip: str, cfg: NetConfig, *, seconds: float = 40.0, max_side_px: int =
         stats = run_live(src, step, controls, LiveOptions(max_side_px=max_side_px, duration_s=seconds,
                                                           target_fps=target_fps or None))
     scales = list(stats.scales)
-    return {"clip": os.path.basename(clip), "resolution": f"{out_w}x{out_h}", "seconds": round(stats.seconds, 2),
+    return {"clip": os.path.basename(clip), "model": os.path.basename(model_path) if model_path else f"random {cfg}",
+            "backend": step.stylizer.backend, "resolution": f"{out_w}x{out_h}", "seconds": round(stats.seconds, 2),
             "frames": stats.frames,
             "fps": round(stats.fps, 2), "latency_median_ms": round(stats.latency_median_ms(), 1),
             "first_frame_s": round(stats.first_frame_s or 0.0, 3), "camera_fps": fps_cam, "target_fps": target_fps,

@@ -24,6 +24,8 @@ class NetConfig:
     upsample: str = "nearest"  # "nearest": nearest-neighbour x2 then conv (no checkerboard, distill.pub
     #   2016/deconv-checkerboard); "transpose": ConvTranspose2d
     padding: str = "reflect"  # "reflect" avoids dark borders (Johnson); "zeros" is a little faster
+    shuffle: int = 1  # > 1: the net runs on a space-to-depth copy of the frame (pixel unshuffle by this
+    #   factor a side, 3*f*f channels) and ends with depth-to-space, so no conv runs at full resolution
 
 
 @dataclass
@@ -41,6 +43,9 @@ class StylizeConfig:
     precision: str = "auto"  # "auto": bf16 autocast on CPUs with AVX-512/AMX, fp16 on CUDA; "fp32": none
     compile: str = "auto"  # "auto": torch.compile before the first frame where it pays (a video of >= 600
     #   frames, frames >= 128x128), else eager; "on": compile each frame size before its first frame; "off": eager
+    backend: str = "auto"  # "auto": ONNX Runtime on a CPU when the model comes with a matching ONNX export
+    #   (livestyle.ortnet; the live model does) and onnxruntime is installed, else torch; "torch"; "onnxruntime"
+    #   (an error when it cannot be used)
 
 
 @dataclass

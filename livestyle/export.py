@@ -9,7 +9,8 @@ and returns
 with N, H and W dynamic: any size, the padding to the network's stride (reflection) and the crop back
 happen inside the graph, as in StyleNet.forward, which is what is exported (torch.export, then ONNX).
 The model's metadata holds `styles` (JSON list of names), `sources` (JSON {name: source}) and
-`presets` (JSON {short name: {style: weight}}), so a program can build its mix vector from names.
+`presets` (JSON {short name: {style: weight}}), so a program can build its mix vector from names, and
+`weights_sha256`, the fingerprint of the weights it came from (livestyle.ortnet checks it before running it).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import torch
 
 from .atomic import atomic_output
 from .modelfile import ModelFile
+from .ortnet import FINGERPRINT_KEY, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ def export_onnx(model: ModelFile, out: str | os.PathLike, *, opset: int = DEFAUL
         meta = {"styles": json.dumps(model.style_names),
                 "sources": json.dumps({s.name: s.source for s in model.styles}),
                 "presets": json.dumps(model.presets),
+                FINGERPRINT_KEY: weights_fingerprint(net),
                 "livestyle": "image float32 (N,3,H,W) RGB 0..1, mix float32 (N,n_styles) rows summing to 1 "
                              "-> styled float32 (N,3,H,W) RGB 0..1"}
         del proto.metadata_props[:]

@@ -254,7 +254,7 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
             state = controls.state
             if watcher is not None and watcher.threads() != torch.get_num_threads():
                 log.info("%.1f cores busy with other work: %d torch thread(s)", watcher.others, watcher.threads())
-                torch.set_num_threads(watcher.threads())
+                step.stylizer.set_threads(watcher.threads())
             scale = governor.scale if governor else 1.0
             stats.scales.append(scale)
             styled = step([frame], mix, times_s=[item.t_capture], strength=state.strength,
@@ -291,7 +291,7 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
     finally:
         if watcher is not None:
             watcher.close()
-            torch.set_num_threads(watcher.max_threads)
+            step.stylizer.set_threads(watcher.max_threads)
         stats.seconds = (last_shown - t_start) if (t_start and last_shown) else 0.0
         for out in [recorder, *outputs, window]:
             if out is not None:

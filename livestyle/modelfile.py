@@ -30,6 +30,7 @@ from .model import StyleNet
 
 FORMAT = "livestyle.stylenet/1"
 DEFAULT_MODEL_NAME = "livestyle.safetensors"
+LIVE_MODEL_NAME = "livestyle_live.safetensors"  # the webcam's network: the shipped styles, distilled (distill.py)
 ENV_WEIGHTS_DIR = "LIVESTYLE_WEIGHTS_DIR"
 
 
@@ -103,6 +104,13 @@ def default_model_path() -> Path:
     raise FileNotFoundError(
         f"no trained model found (looked for {DEFAULT_MODEL_NAME} in {searched}); "
         "train one with `livestyle train` and pass it with --weights FILE")
+
+
+def live_model_path() -> Path | None:
+    """The shipped live model (model.ARCHS["live"], learned from the shipped model by `livestyle distill`),
+    or None when there is none."""
+    p = shipped_weights_dir() / LIVE_MODEL_NAME
+    return p if p.is_file() else None
 
 
 def save_stylenet(path: str | os.PathLike, net: StyleNet, styles: list[StyleInfo], *,
@@ -195,7 +203,8 @@ def load_stylenet(path: str | os.PathLike, *, device: str | torch.device = "cpu"
 # Bounds on what a model file may ask for before anything is allocated: far above any livestyle network
 # (the shipped one is base_width 16, max_width 64), far below what would exhaust memory.
 _CONFIG_LIMITS = {"n_styles": (1, 10_000), "base_width": (1, 512), "max_width": (0, 1024), "n_downsample": (0, 6),
-                  "n_res_blocks": (0, 64), "outer_kernel": (1, 31), "inner_kernel": (1, 15)}
+                  "n_res_blocks": (0, 64), "outer_kernel": (1, 31), "inner_kernel": (1, 15),
+                  "shuffle": (1, 8)}
 _CONFIG_CHOICES = {"upsample": ("nearest", "transpose"), "padding": ("reflect", "zeros")}
 
 

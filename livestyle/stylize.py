@@ -81,9 +81,12 @@ class Stylizer:
     """`stylizer(frames, mix)` -> stylized frames. `mix` is (n_styles,) for all frames or
     (N, n_styles) for one mix per frame (schedules)."""
 
-    def __init__(self, net: StyleNet, cfg: StylizeConfig):
+    def __init__(self, net: StyleNet, cfg: StylizeConfig, onnx: str | os.PathLike | None = None):
+        """`onnx`: an ONNX export of `net` (livestyle.export); with backend "auto" or "onnxruntime" on a CPU,
+        ONNX Runtime runs it when its weights fingerprint matches `net`'s."""
         assert cfg.precision in ("auto", "fp32", "bf16", "fp16"), cfg.precision
         assert cfg.compile in ("auto", "on", "off"), cfg.compile
+        assert cfg.backend in ("auto", "torch", "onnxruntime"), cfg.backend
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         if cfg.threads and self.device.type == "cpu":
@@ -95,6 +98,7 @@ class Stylizer:
         if self.dtype is not None:
             self.run_net = copy.deepcopy(self.net).to(self.dtype).to(memory_format=torch.channels_last)
         self._modules = {"float": self.run_net, "uint8": FramesNet(self.run_net, self.dtype or torch.float32)}
+        self.ort = self._load_ort(onnx)  # ortnet.OrtNet, or None: torch runs the network
         self.compile_pays = False  # compile="auto" compiles only when this is set (a long video: transcode.py)
         self._compiled: dict[tuple, object] = {}  # (kind, *shape) -> compiled callable, once ready
         self._lock = threading.Lock()
@@ -107,6 +111,38 @@ class Stylizer:
         if precision in ("bf16", "fp16") or fast_bf16(self.device):
             return torch.bfloat16
         return None
+
+    def _load_ort(self, onnx):
+        cfg = self.cfg
+        if cfg.backend == "torch":
+            return None
+        why = None
+        if self.device.type != "cpu":
+            why = f"the device is {self.device}, ONNX Runtime runs on the CPU here"
+        elif cfg.precision in ("bf16", "fp16"):
+            why = f"--precision {cfg.precision} asks for torch's reduced precision"
+        elif onnx is None:
+            why = "this model has no ONNX export beside it (livestyle export)"
+        if why is None:
+            from . import ortnet
+            runner = ortnet.load(onnx, self.net, threads=cfg.threads or torch.get_num_threads())
+            if runner is not None:
+                log.info("network: ONNX Runtime (%s)", onnx)
+                return runner
+            why = f"{onnx} cannot be used (onnxruntime missing, or exported from other weights)"
+        if cfg.backend == "onnxruntime":
+            raise ValueError(f"--backend onnxruntime: {why}")
+        return None
+
+    def set_threads(self, n: int) -> None:
+        """CPU threads for the network from the next frame on (the live loop under load)."""
+        torch.set_num_threads(n)
+        if self.ort is not None:
+            self.ort.threads = n
+
+    @property
+    def backend(self) -> str:
+        return "onnxruntime" if self.ort is not None else "torch"
 
     # -- compilation ------------------------------------------------------------------------
 
@@ -158,6 +194,9 @@ class Stylizer:
     def warm_up(self, width: int, height: int, batch: int = 1) -> None:
         """Compile ahead for a frame size (blocking), e.g. before a stream opens its window."""
         mix = torch.full((self.net.n_styles,), 1.0 / self.net.n_styles, device=self.device)
+        if self.ort is not None:
+            self.ort.run_frames(np.zeros((batch, height, width, 3), np.uint8), mix.expand(batch, -1).numpy())
+            return
         if self.cfg.compile == "off":
             return
         if self._frames_path():
@@ -182,9 +221,16 @@ class Stylizer:
         preserve_color = self.cfg.preserve_color if preserve_color is None else preserve_color
         x = x.to(self.device)
         mix = mix.to(self.device, torch.float32)
+        if self.ort is not None:
+            styled = torch.from_numpy(self.ort.run(x.float().numpy(), mix.expand(x.shape[0], -1).numpy()))
+            return self._finish(x, styled, strength, preserve_color)
         xin = self._layout(x)
         run = self._runner("float", xin, mix)
         styled = run(xin, mix).float()
+        return self._finish(x, styled, strength, preserve_color)
+
+    @staticmethod
+    def _finish(x, styled, strength, preserve_color):
         if preserve_color:
             styled = transfer_luminance(x, styled)
         if strength != 1.0:
@@ -208,6 +254,10 @@ class Stylizer:
         if not self._frames_path(strength, preserve_color):
             x = frames_to_tensor(frames, self.device)  # (N, 3, H, W)
             return tensor_to_frames(self.stylize_tensor(x, mix, strength=strength, preserve_color=preserve_color))[:n]
+        if self.ort is not None:
+            mix = mix.float().cpu()
+            out = self.ort.run_frames(np.stack(frames), mix.expand(len(frames), -1).numpy())
+            return [np.ascontiguousarray(f) for f in out[:n]]
         with torch.inference_mode():
             x8 = torch.from_numpy(np.stack(frames)).to(self.device)  # (N, H, W, 3) uint8
             mix = mix.to(self.device, torch.float32)
@@ -228,11 +278,12 @@ class StreamStylizer:
     output along); `reset()` starts a new stream. `strength`, `preserve_color` and `temporal` may change
     from call to call (live keys); `temporal_s` adds up the time spent in coherence."""
 
-    def __init__(self, net: StyleNet, cfg: StylizeConfig, temporal: TemporalConfig | None = None):
+    def __init__(self, net: StyleNet, cfg: StylizeConfig, temporal: TemporalConfig | None = None, *,
+                 onnx: str | os.PathLike | None = None):
         from .temporal import TemporalStabilizer
 
         self.cfg = cfg
-        self.stylizer = Stylizer(net, cfg)
+        self.stylizer = Stylizer(net, cfg, onnx)
         self.stabilizer = TemporalStabilizer(temporal) if temporal is not None and temporal.weight > 0 else None
         self.temporal_s = 0.0
 

@@ -32,9 +32,12 @@ timed webcam_load1 "$LS" webcam --camera samples/demo.mp4 --loop --no-window --s
 kill "$B"
 echo "== webcam at 1280x720 (camera: a 720p clip looped), adaptive resolution, idle"
 timed webcam_720p "$LS" webcam --camera "$CLIP720" --loop --no-window --styles monet,vangogh --max-side 1280 --duration "$S"
-echo "== the network alone at 640x360: eager against compiled (first frame includes compiling)"
-"$LS" bench --modes eager,compile --reference-modes eager --no-e2e 2>&1 | grep -E "^(livestyle|johnson|threads)" | tee "$OUT/bench_net.txt"
-echo "== livestyle bench --load 1 (webcam idle and loaded, random weights), 640x360 and 720p"
+echo "== the networks alone at 640x360 and 320x180: the full one (video) and the live one (webcam), eager and ONNX Runtime"
+for arch in fast live; do
+  "$LS" bench --arch "$arch" --modes eager,onnxruntime --reference-modes eager --resolution 640x360 --resolution 320x180 \
+      --no-e2e 2>&1 | grep -E "^(fast|live|reference|threads)" | tee "$OUT/bench_net_$arch.txt"
+done
+echo "== livestyle bench --load 1 (webcam idle and loaded, the live model as the webcam runs it), 640x360 and 720p"
 "$LS" bench --json --resolution 320x180 --modes eager --no-e2e --clip "$CLIP720" --live-seconds "$S" --load 1 \
     > "$OUT/bench_live.json" 2> "$OUT/bench_live.err"
 "$LS" bench --json --resolution 320x180 --modes eager --no-e2e --clip "$CLIP720" --live-seconds "$S" \
@@ -44,7 +47,7 @@ import json, sys
 for name in ("bench_live.json", "bench_live720.json"):
     d = json.load(open(f"{sys.argv[1]}/{name}"))
     for label, r in d["live"].items():
-        print(f"bench {label:>7} {r['resolution']:>9}: {r['fps']:5.1f} fps, median latency {r['latency_median_ms']:5.0f} ms, "
+        print(f"bench {label:>7} {r['resolution']:>9} {r.get('backend', '')}: {r['fps']:5.1f} fps, median latency {r['latency_median_ms']:5.0f} ms, "
               f"first frame {r['first_frame_s']:.2f} s, scales {r['scale_share']}")
     for k, t in d["targets"].items():
         print(f"  target {k}: {t['value']} vs {t['target']}: {'met' if t['met'] else 'NOT met'}")

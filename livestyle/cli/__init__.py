@@ -9,10 +9,10 @@ import signal
 import sys
 import threading
 
-from . import addstyle, bench, evaluate, export, gatys, image, styles, train, video, webcam
+from . import addstyle, bench, distill, evaluate, export, gatys, image, styles, train, video, webcam
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, err
 
-COMMANDS = (styles, image, video, webcam, addstyle, train, evaluate, gatys, bench, export)
+COMMANDS = (styles, image, video, webcam, addstyle, train, distill, evaluate, gatys, bench, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -54,6 +54,10 @@ def run(args) -> int:
         e2e.append({**loaded, "load": args.load})
     live_runs = {}
     if clip and args.live_seconds:
+        from ..modelfile import default_model_path, live_model_path
+        live_model = {"live": live_model_path, "full": default_model_path, "arch": lambda: None}[args.live_net]()
+        if args.live_net == "live" and live_model is None:
+            raise ValueError("--live-net live: this installation has no live model; use --live-net full or arch")
         for n in ([0, args.load] if args.load else [0]):
             label = "idle" if n == 0 else f"load {n}"
             say(f"webcam on {clip} looped, {args.live_seconds:g} s from the start, {label}"
@@ -61,7 +65,7 @@ def run(args) -> int:
             with bench.busy_load(n):
                 live_runs[label] = bench.live(clip, cfg, seconds=args.live_seconds, temporal=args.temporal,
                                               max_side_px=args.live_max_side, target_fps=args.target_fps,
-                                              device=args.device)
+                                              device=args.device, model_path=live_model and str(live_model))
     targets = bench.targets_report(summary, [e for e in e2e if not e.get("load")], live_runs)
     if args.json:
         out = {**summary[0], "threads": threads, "busy_cores": round(busy, 2), "arch": args.arch,
@@ -85,7 +89,7 @@ def run(args) -> int:
               f"ms/frame; decode and encode busy {e['decode_share']:.0%} and {e['encode_share']:.0%} of the time"
               f"{', in their own threads' if e['pipelined'] else ''})")
     for label, r in live_runs.items():
-        print(f"webcam {label} {r['resolution']}: {r['frames']} frames in {r['seconds']:.1f} s, {r['fps']:.1f} fps, median latency "
+        print(f"webcam {label} {r['resolution']} ({r['model']}, {r['backend']}): {r['frames']} frames in {r['seconds']:.1f} s, {r['fps']:.1f} fps, median latency "
               f"{r['latency_median_ms']:.0f} ms, first frame after {r['first_frame_s']:.2f} s; network scale shares "
               f"{r['scale_share']}")
     for name, t in targets.items():
@@ -98,7 +102,7 @@ def run(args) -> int:
 def add_parser(sub) -> None:
     from ..config import TemporalConfig  # dataclasses only: cheap to import
     s = sub.add_parser("bench", help="time livestyle's network against the reference in the same run")
-    s.add_argument("--arch", default="fast", help="network to time: fast (shipped), faster, johnson, or key=value,...")
+    s.add_argument("--arch", default="fast", help="network to time: fast (the full shipped one), live (the webcam's), faster, johnson, or key=value,...")
     s.add_argument("--resolution", type=parse_size, action="append", metavar="WxH",
                    help="frame size (repeatable; default 640x360)")
     s.add_argument("--modes", default="compile+bf16", help="comma list of eager, channels_last, bf16, compile, "
@@ -123,6 +127,9 @@ def add_parser(sub) -> None:
                    "webcam on --clip looped, S seconds from the start (the issue's measure: 40; default 0 = not)")
     s.add_argument("--live-max-side", type=positive_int, default=640, metavar="PX", help="the webcam timing's "
                    "output size, longest side (default 640, the webcam's; 1280 for 720p live)")
+    s.add_argument("--live-net", choices=["live", "full", "arch"], default="live",
+                   help="the webcam timing's model: live (default: the shipped live model, as `webcam` runs it, with "
+                   "its ONNX export), full (the shipped full model), arch (random weights of --arch)")
     s.add_argument("--load", type=non_negative_int, default=0, metavar="N", help="repeat the end-to-end and webcam "
                    "timings with N busy-loop processes keeping N cores busy, idle and loaded in one run")
     s.add_argument("--target-fps", type=non_negative_float, help="the webcam timing's adaptive resolution target "

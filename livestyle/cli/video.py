@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 
 from .common import (
-    EXIT_INTERRUPTED, X264_PRESETS, add_stylize_options, check_input_output, info, load_model,
-    mix_from_args, non_negative_int, positive_int, progress_bar, stylize_config, temporal_config,
+    EXIT_INTERRUPTED, X264_PRESETS, add_net_option, add_stylize_options, check_input_output, info, load_live_model,
+    mix_from_args, non_negative_int, onnx_for, positive_int, progress_bar, stylize_config, temporal_config,
     unit_float, warn)
 from .gatys import GatysBar, add_gatys_options, gatys_config, read_styles
 
@@ -51,7 +51,7 @@ def run(args) -> int:
     from ..transcode import VideoInterrupted, stylize_video
 
     check_input_output(args.input, args.output, args.overwrite)
-    model = load_model(args)
+    model = load_live_model(args, [])
     if args.schedule:
         from ..schedule import parse_schedule
         if args.styles or args.mix:
@@ -63,7 +63,7 @@ def run(args) -> int:
         raise ValueError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {args.preset!r}")
     vcfg = VideoConfig(codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
                        pipelined=args.pipeline)
-    step = StreamStylizer(model.net, stylize_config(args), temporal_config(args))
+    step = StreamStylizer(model.net, stylize_config(args), temporal_config(args), onnx=onnx_for(model))
     bar = progress_bar("frame", "stylizing")
     try:
         s = stylize_video(args.input, args.output, step, mix_at, video_cfg=vcfg, progress=bar.update_to)
@@ -91,6 +91,7 @@ def add_parser(sub) -> None:
     s.add_argument("input", help="input video (MP4, MOV, MKV, WebM, ...)")
     s.add_argument("output", help="output video; .mp4 gets H.264 + the input's audio")
     add_stylize_options(s)
+    add_net_option(s, live_default=False)
     s.add_argument("--crf", type=non_negative_int, default=18, help="quality for x264/x265/VP9/AV1: lower is better, bigger "
                    "(default 18, visually lossless)")
     s.add_argument("--codec", default="libx264", help="video encoder (default libx264; e.g. libx265, libvpx-vp9)")

@@ -5,8 +5,8 @@ import argparse
 import os
 
 from .common import (
-    EXIT_USAGE, add_stylize_options, check_output_path, err, info, load_model, non_negative_float,
-    positive_float, positive_int, stylize_config, temporal_config, unit_float)
+    EXIT_USAGE, add_net_option, add_stylize_options, check_output_path, err, info, load_live_model, non_negative_float,
+    onnx_for, positive_float, positive_int, stylize_config, temporal_config, unit_float)
 
 
 def key_help() -> str:
@@ -35,22 +35,23 @@ def run(args) -> int:
     if args.record:
         container_for(args.record)
         check_output_path(args.record, overwrite=args.overwrite)
-    model = load_model(args)
-    if not args.styles:
+    names = [n.strip() for n in (args.styles or "").split(",") if n.strip()]
+    model = load_live_model(args, names)
+    if not names:
         raise ValueError(f"expected --styles (up to 9 of: {', '.join(model.style_names + sorted(model.presets))})")
-    names = [n.strip() for n in args.styles.split(",") if n.strip()]
     if len(names) > 9:
         raise ValueError(f"keys 1-9 pick styles, so --styles takes at most 9 names, got {len(names)}")
     vectors = [style_vector(n, model) for n in names]
     cfg = stylize_config(args)
     cfg.batch_size = 1
-    step = StreamStylizer(model.net, cfg, temporal_config(args))
+    step = StreamStylizer(model.net, cfg, temporal_config(args), onnx=onnx_for(model))
     state = ControlState(strength=args.strength, preserve_color=args.preserve_color,
                          temporal=args.temporal > 0, side_by_side=args.side_by_side, overlay=not args.no_overlay)
     controls = Controls(StyleMix(vectors, morph_s=args.morph_s), state)
     opts = LiveOptions(max_side_px=args.max_side, record_path=args.record, max_frames=args.max_frames,
                        duration_s=args.duration, snapshot_dir=args.snapshot_dir, style_names=names,
                        target_fps=args.target_fps)
+    info(f"network: {os.path.basename(model.path)} ({step.stylizer.backend})")
     with LiveSource(args.camera, size=args.size, fps=args.fps, loop=args.loop) as source:
         cam = source.info
         info(f"capturing {cam.source}: {cam.width}x{cam.height} at {cam.fps:.1f} fps"
@@ -115,4 +116,5 @@ def add_parser(sub) -> None:
     s.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     s.add_argument("--snapshot-dir", default=".", help="folder for snapshots (s) and recordings (r)")
     add_stylize_options(s)
+    add_net_option(s, live_default=True)
     s.set_defaults(func=run, max_side=640)  # the network runs at <= 640 px unless --max-side says otherwise

@@ -1,0 +1,113 @@
+"""The network run by ONNX Runtime, from the model's ONNX export (livestyle.export), on a CPU.
+
+Why: on a 2-core AVX2 CPU ONNX Runtime runs the live network (model.ARCHS["live"]) at 640x360 in ~32 ms
+against ~44 ms for eager torch, with no compile at all: the session is ready in a fraction of a second,
+for every frame size (H and W are dynamic in the export), so the live loop's adaptive resolution costs
+nothing and nothing traces the network in the process (see stylize.py on torch.compile beside eager
+frames). `livestyle bench --modes eager,onnxruntime` measures it.
+
+An ONNX file is used only when it was exported from exactly these weights: the export records a
+fingerprint of the weights (`weights_sha256`) in its metadata and `load` checks it, so a stale file next
+to a retrained model is never run. The shipped live model has its export beside it
+(weights/livestyle_live.onnx, written by `livestyle export`).
+
+Threads: one session per thread count, made on first use (a few ms for the live network); the live loop
+drops to fewer threads while other processes keep cores busy (device.LoadWatcher).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+FINGERPRINT_KEY = "weights_sha256"
+
+
+def available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def weights_fingerprint(net: torch.nn.Module) -> str:
+    """sha256 of the network's config-free weights (names, shapes, float32 bytes), 16 hex digits."""
+    h = hashlib.sha256()
+    for name, value in sorted(net.state_dict().items()):
+        t = value.detach().float().cpu().contiguous()
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def onnx_beside(model_path: str | Path | None) -> Path | None:
+    """The ONNX file that goes with a model file: the same name with .onnx, when it exists."""
+    if not model_path:
+        return None
+    p = Path(model_path).with_suffix(".onnx")
+    return p if p.is_file() else None
+
+
+class OrtNet:
+    """`run_frames(frames, mix)`: uint8 (N, H, W, 3) RGB -> the same, stylized; `run(x, mix)`: float NCHW
+    numpy in [0, 1] -> the same. `mix` is (N, n_styles) float32."""
+
+    def __init__(self, path: str | Path, *, threads: int, spin: bool = True):
+        self.path, self.spin = str(path), spin
+        self._sessions: dict[int, object] = {}
+        self.threads = threads
+        self.session(threads)  # fails here, not at the first frame, if the file is unusable
+
+    def session(self, threads: int):
+        if threads not in self._sessions:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+            opts.log_severity_level = 3
+            # spinning threads answer the next frame at once on idle cores but take CPU from everything
+            # else in the process (capture, flow) and from other programs: off unless asked
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
+            self._sessions[threads] = ort.InferenceSession(self.path, opts, providers=["CPUExecutionProvider"])
+        return self._sessions[threads]
+
+    def metadata(self) -> dict[str, str]:
+        return dict(self.session(self.threads).get_modelmeta().custom_metadata_map)
+
+    def run(self, x: np.ndarray, mix: np.ndarray) -> np.ndarray:
+        s = self.session(self.threads)
+        return s.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32),
+                            "mix": np.ascontiguousarray(mix, dtype=np.float32)})[0]
+
+    def run_frames(self, frames: np.ndarray, mix: np.ndarray) -> np.ndarray:
+        x = frames.transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1.0 / 255.0)
+        y = self.run(x, mix)
+        y8 = np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)  # round half up, as FramesNet's round()
+        return np.ascontiguousarray(y8.transpose(0, 2, 3, 1))
+
+
+def load(path: str | Path, net: torch.nn.Module, *, threads: int, spin: bool = False) -> OrtNet | None:
+    """An OrtNet for `path` if onnxruntime is installed and the file was exported from `net`'s weights;
+    else None (logged: the caller runs torch)."""
+    if not available():
+        log.info("onnxruntime is not installed: the network runs in torch")
+        return None
+    try:
+        runner = OrtNet(path, threads=threads, spin=spin)
+        meta = runner.metadata()
+    except Exception as e:  # a damaged or foreign file: torch keeps working
+        log.warning("%s could not be loaded by ONNX Runtime (%s); running torch", path, str(e).splitlines()[0][:200])
+        return None
+    want = weights_fingerprint(net)
+    if meta.get(FINGERPRINT_KEY) != want:
+        log.warning("%s was exported from other weights (fingerprint %s, the model's %s); running torch",
+                    path, meta.get(FINGERPRINT_KEY), want)
+        return None
+    return runner

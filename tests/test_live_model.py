@@ -1,0 +1,200 @@
+"""The live model: distillation learns a teacher's styles; ONNX Runtime runs a matching export (never a stale
+one); the webcam picks the live model for the shipped styles and the full one otherwise."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from livestyle import cli, ortnet
+from livestyle.config import NetConfig, StylizeConfig
+from livestyle.distill import DistillConfig, distill, step_mix
+from livestyle.model import StyleNet, parse_arch
+from livestyle.modelfile import (LIVE_MODEL_NAME, StyleInfo, default_model_path, live_model_path, load_stylenet,
+                                 read_metadata, save_stylenet, shipped_weights_dir)
+from livestyle.stylize import Stylizer
+
+TINY_LIVE = "live,base_width=8,max_width=16,n_res_blocks=1"
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Six smooth random photos, 96x80."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        small = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
+        cv2.imwrite(str(folder / f"p{i}.png"), cv2.resize(small, (96, 80), interpolation=cv2.INTER_CUBIC))
+    return folder
+
+
+def _error_to_teacher(student: StyleNet, teacher: StyleNet, x: torch.Tensor) -> float:
+    with torch.no_grad():
+        return sum((student(x, s) - teacher(x, s)).abs().mean().item() for s in range(teacher.n_styles))
+
+
+def test_distill_brings_the_student_to_the_teacher_and_keeps_its_styles(tiny_model_path, photos, tmp_path):
+    cfg = DistillConfig(teacher=str(tiny_model_path), content_dir=str(photos), out=str(tmp_path / "s.safetensors"),
+                        arch=TINY_LIVE, image_size=48, batch_size=3, steps=60, lr=1e-2, threads=1)
+    teacher = load_stylenet(tiny_model_path)
+    torch.manual_seed(cfg.seed)
+    before = StyleNet(dataclasses.replace(parse_arch(cfg.arch), n_styles=3))  # the student's initial weights
+    assert distill(cfg) == cfg.out
+    student = load_stylenet(cfg.out)
+    assert student.style_names == ["a", "b", "c"] and student.presets == {"ab": {"a": 0.5, "b": 0.5}}
+    assert student.net.cfg.shuffle == 4 and student.net.cfg.separable
+    assert read_metadata(cfg.out)["training"]["distill"]["steps_done"] == 60
+    x = torch.nn.functional.interpolate(torch.rand(2, 3, 5, 7, generator=torch.Generator().manual_seed(1)),
+                                        size=(40, 56), mode="bicubic").clamp(0, 1)  # photo-like, unseen
+    e0, e1 = _error_to_teacher(before, teacher.net, x), _error_to_teacher(student.net, teacher.net, x)
+    # measured 0.68 of the untrained student's error after 60 steps; it levels off near 0.63 (a random
+    # teacher has detail at every pixel that a 4x4 space-to-depth student only partly follows); untrained: 1
+    assert e1 < 0.8 * e0, (e0, e1)
+
+
+def test_distill_stops_at_its_deadline_and_resumes(tiny_model_path, photos, tmp_path):
+    cfg = DistillConfig(teacher=str(tiny_model_path), content_dir=str(photos), out=str(tmp_path / "s.safetensors"),
+                        arch=TINY_LIVE, image_size=32, batch_size=2, steps=8, threads=1, deadline=time.time())
+    ckpt = distill(cfg)
+    assert ckpt.endswith(".distill.pt") and not (tmp_path / "s.safetensors").exists()
+    assert distill(dataclasses.replace(cfg, deadline=None, resume=True)) == cfg.out
+    assert read_metadata(cfg.out)["training"]["distill"]["steps_done"] == 8
+
+
+def test_step_mixes_cycle_through_the_styles_and_blend_some():
+    rng = np.random.default_rng(0)
+    mixes = torch.cat([step_mix(t, 8, 5, 0.25, rng) for t in range(50)])
+    assert torch.allclose(mixes.sum(1), torch.ones(len(mixes)))
+    blended = (mixes > 0).sum(1) == 2
+    assert 0.15 < blended.float().mean() < 0.35 and ((mixes > 0).sum(1) <= 2).all()
+    assert (mixes.argmax(1)[~blended].bincount(minlength=5) > 0).all()
+
+
+def test_distill_command_refuses_bad_input_with_one_line(tiny_model_path, photos, tmp_path, capsys):
+    out = tmp_path / "s.safetensors"
+    for argv, message in [([str(out), "--content", str(tmp_path / "none")], "content folder not found"),
+                          ([str(out), "--content", str(photos), "--teacher", str(photos / "p0.png")], "not a livestyle model"),
+                          ([str(out), "--content", str(photos), "--teacher", str(tiny_model_path), "--arch", "huge"],
+                           "unknown architecture")]:
+        assert cli.main(["distill", *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+# ---- ONNX Runtime --------------------------------------------------------------------------------------
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a dependency (pip install -e .)")
+
+
+@pytest.fixture(scope="module")
+def live_pair(tmp_path_factory):
+    """A small live-arch model file with 2 styles and its ONNX export beside it (livestyle export)."""
+    pytest.importorskip("onnxscript", reason="the exporter needs onnxscript (pip install -e '.[dev]')")
+    torch.manual_seed(0)
+    net = StyleNet(dataclasses.replace(parse_arch(TINY_LIVE), n_styles=2)).eval()
+    for m in net.modules():
+        if hasattr(m, "gamma"):
+            m.gamma.data = 1 + 0.5 * torch.randn_like(m.gamma)
+            m.beta.data = 0.5 * torch.randn_like(m.beta)
+    folder = tmp_path_factory.mktemp("live")
+    path = folder / "m.safetensors"
+    save_stylenet(path, net, [StyleInfo("x"), StyleInfo("y")])
+    assert cli.main(["export", str(folder / "m.onnx"), "--weights", str(path)]) == 0
+    return path, folder / "m.onnx"
+
+
+def test_onnx_runtime_runs_the_matching_export_like_torch(live_pair):
+    path, onnx = live_pair
+    assert ortnet.onnx_beside(path) == onnx
+    net = load_stylenet(path).net
+    frames = [np.random.default_rng(i).integers(0, 256, (45, 70, 3), dtype=np.uint8) for i in range(2)]
+    mix = torch.tensor([0.3, 0.7])
+    fast = Stylizer(net, StylizeConfig(threads=1), onnx)
+    ref = Stylizer(net, StylizeConfig(backend="torch", compile="off", precision="fp32"), onnx)
+    assert fast.backend == "onnxruntime" and ref.backend == "torch"
+    for a, b in zip(fast(frames, mix), ref(frames, mix)):
+        assert a.shape == b.shape == (45, 70, 3) and a.dtype == np.uint8
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    x = torch.rand(1, 3, 33, 41)
+    assert torch.allclose(fast.stylize_tensor(x, mix, strength=0.5), ref.stylize_tensor(x, mix, strength=0.5), atol=2e-3)
+    fast.set_threads(2)
+    assert np.abs(fast(frames[:1], mix)[0].astype(int) - ref(frames[:1], mix)[0].astype(int)).max() <= 1
+
+
+def test_an_export_of_other_weights_is_never_run(live_pair):
+    path, onnx = live_pair
+    net = load_stylenet(path).net
+    with torch.no_grad():
+        net.tail.conv.bias.add_(0.1)  # retrained since the export
+    assert Stylizer(net, StylizeConfig(), onnx).backend == "torch"
+    with pytest.raises(ValueError, match="--backend onnxruntime: .*other weights"):
+        Stylizer(net, StylizeConfig(backend="onnxruntime"), onnx)
+    with pytest.raises(ValueError, match="no ONNX export"):
+        Stylizer(net, StylizeConfig(backend="onnxruntime"), None)
+
+
+# ---- the shipped live model and the webcam's choice -------------------------------------------------------
+
+def test_the_shipped_live_model_has_every_shipped_style_and_its_matching_export():
+    live = live_model_path()
+    assert live is not None and live.name == LIVE_MODEL_NAME
+    full = load_stylenet(default_model_path())
+    model = load_stylenet(live)
+    assert model.style_names == full.style_names and model.presets == full.presets
+    assert model.net.cfg == dataclasses.replace(parse_arch("live"), n_styles=full.net.n_styles)
+    assert read_metadata(live)["training"]["distilled_from"] == default_model_path().name
+    onnx = ortnet.onnx_beside(live)
+    assert onnx is not None and ortnet.load(onnx, model.net, threads=1) is not None  # the fingerprint matches
+
+
+def _args(**kw):
+    base = dict(weights=None, device="cpu", net="auto", styles=None)
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_the_webcam_takes_the_live_model_for_shipped_styles_and_the_full_one_otherwise(tiny_model_path):
+    from livestyle.cli.common import load_live_model
+    assert live_model_path() is not None
+    assert load_live_model(_args(), ["monet", "vangogh_sunflowers"]).path == str(live_model_path())
+    assert load_live_model(_args(net="full"), ["monet"]).path == str(default_model_path())
+    assert load_live_model(_args(weights=str(tiny_model_path)), ["a"]).path == str(tiny_model_path)
+    with pytest.raises(ValueError, match="no style 'mine'"):
+        load_live_model(_args(net="live"), ["mine"])
+    with pytest.raises(ValueError, match="leave out --weights"):
+        load_live_model(_args(net="live", weights=str(tiny_model_path)), ["a"])
+
+
+def test_webcam_runs_the_live_model_through_onnx_runtime(tmp_path, capsys):
+    import av
+    clip = tmp_path / "cam.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(clip), "w") as out:
+        st = out.add_stream("libx264", rate=15)
+        st.width, st.height, st.pix_fmt = 96, 64, "yuv420p"
+        for _ in range(10):
+            for p in st.encode(av.VideoFrame.from_ndarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8), format="rgb24")):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+    rc = cli.main(["webcam", "--camera", str(clip), "--no-window", "--styles", "monet,vangogh", "--max-frames", "5"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert f"network: {LIVE_MODEL_NAME} (onnxruntime)" in err and "5 frames in" in err
+
+
+def test_video_takes_the_live_network_only_when_asked(tiny_model_path, tmp_path, capsys):
+    from livestyle.cli.common import load_live_model
+    assert load_live_model(_args(net="full"), []).path == str(default_model_path())
+    assert load_live_model(_args(net="live"), []).path == str(live_model_path())
+    clip = tmp_path / "in.mp4"
+    clip.write_bytes(b"not checked before the model")
+    out = tmp_path / "o.mp4"
+    rc = cli.main(["video", str(clip), str(out), "--net", "live", "--weights", str(tiny_model_path), "--styles", "a"])
+    assert rc == 2 and "leave out --weights" in capsys.readouterr().err and not out.exists()
