@@ -286,6 +286,7 @@ def live(clip: str, cfg: NetConfig, *, seconds: float = 40.0, max_side_px: int =
             "frames": stats.frames,
             "fps": round(stats.fps, 2), "latency_median_ms": round(stats.latency_median_ms(), 1),
             "first_frame_s": round(stats.first_frame_s or 0.0, 3), "camera_fps": fps_cam, "target_fps": target_fps,
+            "carried_share": round(stats.carried / max(1, stats.frames), 3),
             "scale_share": {f"{sc:g}": round(scales.count(sc) / max(1, len(scales)), 3) for sc in sorted(set(scales))}}
 
 

@@ -161,7 +161,10 @@ def distill(cfg: DistillConfig, progress: Callable[[int, int, float], None] | No
             last_save = time.time()
     save(step)
     student.eval()
-    training = {"distilled_from": Path(cfg.teacher).name, "teacher_training": _teacher_record(cfg.teacher),
+    teacher_record = _teacher_record(cfg.teacher)
+    # the paintings the teacher learned are the student's too (livestyle eval scores against them)
+    training = {"distilled_from": Path(cfg.teacher).name, "style_images": teacher_record.get("style_images", {}),
+                "teacher_training": teacher_record,
                 "distill": {**dataclasses.asdict(cfg), "steps_done": step, "seconds": round(seconds, 1)}}
     save_stylenet(cfg.out, student, teacher_model.styles, presets=teacher_model.presets, training=training)
     return cfg.out

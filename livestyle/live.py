@@ -74,6 +74,7 @@ class LiveStats:
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))  # capture -> shown
     frame_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))  # between shown frames
     scales: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))  # network scale per frame
+    carried: int = 0  # frames shown as the previous output carried along the flow (no network run)
     first_frame_s: float | None = None  # from the call to the first frame shown
     mixes: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))  # model-space mix per frame
     keys: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))  # (frame, key) as handled
@@ -128,8 +129,11 @@ class ResolutionGovernor:
     """`--target-fps`: the scale the network runs at (a fraction of each side of the frame), lowered when
     frames fall behind the target and raised when there is room, with hysteresis so it does not pump.
 
-    It looks at the median frame period p of the frames since its last decision (at least `min_frames`,
-    and `window` frames or `window_s` seconds of them) against the target T = 1/fps. Network time goes
+    It looks at the median time p that a frame's work took (from the frame in hand to shown) over the frames
+    since its last decision (at least `min_frames`, and `window` frames or `window_s` seconds of them)
+    against the target T = 1/fps: the work, not the period between frames, which a camera caps at its own
+    rate (a 30 fps camera never shows a period under 33 ms, so the headroom of a fast step would never
+    show and the scale, once lowered, would never rise again). Network time goes
     with the pixel count, so one step from scale s to s' predicts p x (s'/s)^2. Above `slower` x T it goes
     down at once to the largest scale predicted to meet T (the smallest there is when none is): a slow CPU
     gets there in a second, not step by step. It goes up one step when that step is predicted under
@@ -138,40 +142,61 @@ class ResolutionGovernor:
 
     def __init__(self, target_fps: float, scales: tuple[float, ...] = (1.0, 0.75, 0.5), *, window: int = 10,
                  window_s: float = 1.0, min_frames: int = 3, slower: float = 1.1, faster: float = 0.8,
-                 hold_s: float = 1.5, start: float = 1.0):
+                 hold_s: float = 1.5, start: float = 1.0, carry: bool = False):
         self.period = 1.0 / target_fps
-        self.scales, self.window, self.window_s, self.min_frames = scales, window, window_s, min_frames
+        # levels (scale, every): the network runs on every `every`-th frame at `scale`. With `carry`, the first
+        # step down keeps the full size and runs the network on every other frame, the frames between being the
+        # last output carried along the optical flow (TemporalStabilizer.carry): half the network's work with
+        # its look unchanged; the smaller scales come after it, also every other frame.
+        self.levels = [(scales[0], 1)] + [(sc, 2 if carry else 1) for sc in scales[int(not carry):]]
+        self.window, self.window_s, self.min_frames = window, window_s, min_frames
         self.slower, self.faster, self.hold_s = slower, faster, hold_s
-        self.level = min(range(len(scales)), key=lambda i: abs(scales[i] - start))  # the scale it starts at
-        self._times: list[float] = []
+        self.level = min(range(len(self.levels)), key=lambda i: (abs(self.levels[i][0] - start), self.levels[i][1] != 1))
+        self._times: list[float] = []  # wall clock between shown frames
+        self._busy: list[float] = []  # the work of each frame
         self._wait_s = 0.0
         self.changes = 0
 
     @property
     def scale(self) -> float:
-        return self.scales[self.level]
+        return self.levels[self.level][0]
 
-    def update(self, frame_s: float) -> float:
-        """Tell it how long the last frame took (wall clock between shown frames); returns the scale."""
+    @property
+    def every(self) -> int:
+        """The network runs on every `every`-th frame (1: all of them)."""
+        return self.levels[self.level][1]
+
+    def _cost(self, level: int) -> float:
+        scale, every = self.levels[level]
+        return scale * scale / every
+
+    def update(self, frame_s: float, busy_s: float | None = None) -> float:
+        """Tell it the wall clock between the last two shown frames (`frame_s`) and how much of it the last
+        frame's work took (`busy_s`; default all of it); returns the scale."""
         if self._wait_s > 0:
             self._wait_s -= frame_s
             return self.scale
         self._times.append(frame_s)
+        self._busy.append(frame_s if busy_s is None else busy_s)
         n = len(self._times)
         if n < self.min_frames or (n < self.window and sum(self._times) < self.window_s):
             return self.scale
-        p = float(np.median(self._times))
+        # the median frame, or with carried frames between network ones the mean (the median of alternating
+        # long and short frames would be one or the other)
+        p = float(np.mean(self._busy) if self.every > 1 else np.median(self._busy))
         self._times.clear()
-        s = self.scale
-        if p > self.slower * self.period and self.level < len(self.scales) - 1:
-            lower = range(self.level + 1, len(self.scales))
-            self.level = next((i for i in lower if p * (self.scales[i] / s) ** 2 <= self.period), lower[-1])
-        elif self.level > 0 and p * (self.scales[self.level - 1] / s) ** 2 < self.faster * self.period:
+        self._busy.clear()
+        cost = self._cost(self.level)
+        if p > self.slower * self.period and self.level < len(self.levels) - 1:
+            lower = range(self.level + 1, len(self.levels))
+            self.level = next((i for i in lower if p * self._cost(i) / cost <= self.period), lower[-1])
+        elif self.level > 0 and p * self._cost(self.level - 1) / cost < self.faster * self.period:
             self.level -= 1
         else:
             return self.scale
         self._wait_s, self.changes = self.hold_s, self.changes + 1
-        log.info("network scale %.2f (frames took %.0f ms, target %.0f ms)", self.scale, 1000 * p, 1000 * self.period)
+        log.info("network scale %.2f, every %d frame(s) (frames took %.0f ms, target %.0f ms)", self.scale,
+                 self.every, 1000 * p, 1000 * self.period)
         return self.scale
 
 
@@ -215,7 +240,7 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
                 out_size = _size_for(item.frame, opts)
                 if opts.target_fps:
                     scales = live_scales(*out_size)
-                    governor = ResolutionGovernor(opts.target_fps, scales, start=max(
+                    governor = ResolutionGovernor(opts.target_fps, scales, carry=step.stabilizer is not None, start=max(
                         [sc for sc in scales if max(out_size) * sc <= START_NET_SIDE_PX + 0.5] or [1.0]))
             if t_start is None:
                 t_start = now
@@ -257,8 +282,10 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
                 step.stylizer.set_threads(watcher.threads())
             scale = governor.scale if governor else 1.0
             stats.scales.append(scale)
+            carry = governor is not None and governor.every > 1 and stats.frames % governor.every != 0
             styled = step([frame], mix, times_s=[item.t_capture], strength=state.strength,
-                          preserve_color=state.preserve_color, temporal=state.temporal, scale=scale)[0]
+                          preserve_color=state.preserve_color, temporal=state.temporal, scale=scale, carry=carry)[0]
+            stats.carried += carry and step.stabilizer is not None and step.stabilizer.last.get("carried", False)
 
             if "snapshot" in actions:
                 stats.snapshots.append(save_snapshot(styled, opts.snapshot_dir,
@@ -277,7 +304,7 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
             if last_shown is not None:
                 stats.frame_ms.append((t_shown - last_shown) * 1000)
                 if governor:
-                    governor.update(t_shown - last_shown)
+                    governor.update(t_shown - last_shown, t_shown - now)
             else:
                 stats.first_frame_s = t_shown - t_call
             last_shown = t_shown
@@ -312,7 +339,8 @@ def _overlay_lines(stats: LiveStats, controls: Controls, opts: LiveOptions, step
              + ("  cycle" if state.cycle else "")
              + ("  blend [ ]" if state.blend_mode else "")
              + ("  REC" if recorder is not None and recorder.active else "")
-             + (f"  scale {stats.scales[-1]:.2f}" if stats.scales and stats.scales[-1] < 1.0 else "")]
+             + (f"  scale {stats.scales[-1]:.2f}" if stats.scales and stats.scales[-1] < 1.0 else "")
+             + (f"  carried {stats.carried / max(1, stats.frames):.0%}" if stats.carried else "")]
     if state.help:
         lines += [ln.strip() for ln in KEY_HELP.strip().splitlines()]
     return lines

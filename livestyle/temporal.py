@@ -114,6 +114,47 @@ class TemporalStabilizer:
                      "ms": (time.perf_counter() - t0) * 1e3}
         return styled
 
+    def _motion(self, small: np.ndarray):
+        """Flow from `small` (the current input, prepared) to the previous one, the trust mask on the small
+        grid (1 = trusted), the mean motion-compensated change and the trusted fraction."""
+        cfg = self.cfg
+        flow_to_prev, flow_to_next = self.estimator.flows_between(self._prev_small, small, both=cfg.check == "fb")
+        mask = occlusion_mask(flow_to_prev, flow_to_next)  # (h, w) on the small grid, 1 = trusted
+        residual = cv2.absdiff(warp(self._prev_small, flow_to_prev), small)  # motion-compensated change
+        if residual.ndim == 3:  # RAFT works on RGB
+            residual = residual.max(axis=2)
+        residual_mean = cv2.mean(residual)[0] / 255.0  # cv2.mean: ~10x faster than numpy's on uint8
+        if cfg.photometric_threshold > 0:
+            mask *= residual <= cfg.photometric_threshold * 255.0
+        return flow_to_prev, mask, residual_mean, cv2.mean(mask)[0]
+
+    def carry(self, frame: np.ndarray, *, mix=None, time_s: float | None = None) -> np.ndarray | None:
+        """The previous output moved along the optical flow onto `frame`, without a fresh stylization: what
+        the live loop shows for the frames it does not run the network on when it is behind (the look is
+        the network's own, at full size). None when there is nothing to carry: no history, another size,
+        a time gap, a scene cut, a style that moved since the last frame, coherence off. The result
+        becomes the history of the next frame."""
+        t0 = time.perf_counter()
+        check_frame(frame)
+        if mix is not None:
+            mix = mix.detach().cpu().numpy() if hasattr(mix, "detach") else np.asarray(mix)
+            if self._prev_mix is not None and mix_distance(self._prev_mix, mix) > 0:
+                return None  # a morph or switch: every frame needs the network
+        cfg = self.cfg
+        if (cfg.weight == 0.0 or self._prev_out is None or self._prev_out.shape != frame.shape or self._style_change > 0
+                or (time_s is not None and self._prev_time is not None and abs(time_s - self._prev_time) > cfg.max_gap_s)):
+            return None
+        small = self.estimator.prepare(frame)
+        flow_to_prev, _, residual_mean, trusted = self._motion(small)
+        if residual_mean > cfg.cut_threshold or trusted < cfg.cut_min_trusted:
+            return None  # a cut: the caller stylizes, and __call__ resets
+        h, w = frame.shape[:2]
+        out = warp(self._prev_out, resize_flow(flow_to_prev, w, h), fixed_point=True,
+                   interpolation=INTERPOLATIONS[cfg.interpolation])
+        self._prev_small, self._prev_out, self._prev_time = small, out.copy(), time_s
+        self.last = {"reset": None, "carried": True, "ms": (time.perf_counter() - t0) * 1e3}
+        return out
+
     def __call__(self, frame: np.ndarray, styled: np.ndarray, *, mix=None, time_s: float | None = None) -> np.ndarray:
         """The coherent version of `styled` (the stylization of `frame`). `mix`: the style weights
         used (any array-like; changes are noticed); `time_s`: the frame's timestamp (gaps reset)."""
@@ -142,15 +183,7 @@ class TemporalStabilizer:
         if time_s is not None and self._prev_time is not None and abs(time_s - self._prev_time) > cfg.max_gap_s:
             return self._start(small, styled, time_s, f"gap of {abs(time_s - self._prev_time):.2f} s", t0)
 
-        flow_to_prev, flow_to_next = self.estimator.flows_between(self._prev_small, small, both=cfg.check == "fb")
-        mask = occlusion_mask(flow_to_prev, flow_to_next)  # (h, w) on the small grid, 1 = trusted
-        residual = cv2.absdiff(warp(self._prev_small, flow_to_prev), small)  # motion-compensated change
-        if residual.ndim == 3:  # RAFT works on RGB
-            residual = residual.max(axis=2)
-        residual_mean = cv2.mean(residual)[0] / 255.0  # cv2.mean: ~10x faster than numpy's on uint8
-        if cfg.photometric_threshold > 0:
-            mask *= residual <= cfg.photometric_threshold * 255.0
-        trusted = cv2.mean(mask)[0]
+        flow_to_prev, mask, residual_mean, trusted = self._motion(small)
         if residual_mean > cfg.cut_threshold or trusted < cfg.cut_min_trusted:
             self.cuts += 1
             log.info("scene cut (residual %.3f, trusted %.2f): temporal history reset", residual_mean, trusted)

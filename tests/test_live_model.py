@@ -142,16 +142,19 @@ def test_an_export_of_other_weights_is_never_run(live_pair):
 
 # ---- the shipped live model and the webcam's choice -------------------------------------------------------
 
-def test_the_shipped_live_model_has_every_shipped_style_and_its_matching_export():
+def test_the_shipped_live_model_has_every_shipped_style_and_both_models_their_matching_export():
     live = live_model_path()
     assert live is not None and live.name == LIVE_MODEL_NAME
     full = load_stylenet(default_model_path())
     model = load_stylenet(live)
     assert model.style_names == full.style_names and model.presets == full.presets
     assert model.net.cfg == dataclasses.replace(parse_arch("live"), n_styles=full.net.n_styles)
-    assert read_metadata(live)["training"]["distilled_from"] == default_model_path().name
-    onnx = ortnet.onnx_beside(live)
-    assert onnx is not None and ortnet.load(onnx, model.net, threads=1) is not None  # the fingerprint matches
+    record = read_metadata(live)["training"]
+    assert record["distilled_from"] == default_model_path().name
+    assert record["style_images"] == read_metadata(default_model_path())["training"]["style_images"]  # for eval
+    for m in (model, full):  # both exports are of exactly these weights (after retraining: livestyle export again)
+        onnx = ortnet.onnx_beside(m.path)
+        assert onnx is not None and ortnet.load(onnx, m.net, threads=1) is not None
 
 
 def _args(**kw):

@@ -153,3 +153,20 @@ def test_wrong_inputs_are_refused():
         stab(frame, texture(16, 20, 0))
     with pytest.raises(ValueError, match="expected temporal weight in 0..1, got 1.5"):
         TemporalStabilizer(TemporalConfig(weight=1.5))
+
+
+def test_carry_moves_the_last_output_with_the_content_and_only_when_it_may():
+    big = texture(96, 160, 3)
+    frames = [np.ascontiguousarray(big[:, 20 - 3 * i:148 - 3 * i]) for i in range(3)]  # the scene pans 3 px a frame
+    stab = TemporalStabilizer()
+    assert stab.carry(frames[0]) is None  # nothing to carry yet
+    stab(frames[0], styled_of(frames[0]), mix=[1.0, 0.0])
+    carried = stab.carry(frames[1], mix=[1.0, 0.0])
+    assert carried is not None and stab.last["carried"]
+    inner = (slice(8, -8), slice(12, -12))  # away from the strip that enters the frame
+    truth = styled_of(frames[1])
+    assert frame_diff(carried[inner], truth[inner]) < 0.25 * frame_diff(styled_of(frames[0])[inner], truth[inner])
+    assert stab.carry(frames[2], mix=[0.5, 0.5]) is None  # the style moved: the network must run
+    stab(frames[2], styled_of(frames[2]), mix=[0.5, 0.5])
+    assert stab.carry(texture(96, 128, 9, sigma=3.0), mix=[0.5, 0.5]) is None  # a cut
+    assert stab.carry(frames[2][:64], mix=[0.5, 0.5]) is None  # another size

@@ -185,6 +185,32 @@ def test_the_governor_steps_down_when_behind_and_up_only_with_room():
     assert g.scale == 0.75 and g.changes == 3
 
 
+def test_the_governor_sees_room_behind_a_camera_that_caps_the_frame_rate():
+    from livestyle.live import ResolutionGovernor
+    g = ResolutionGovernor(30.0, start=0.5, window=5, window_s=10.0)
+    for _ in range(20):
+        g.update(1 / 30, 0.015)  # the camera's 33 ms between frames; 15 ms of work: 0.75 predicted at 34 ms
+    assert g.scale == 0.5 and g.changes == 0
+    for _ in range(5):
+        g.update(1 / 30, 0.010)  # 10 ms of work: 0.75 predicted at 22.5 ms, under 0.8 x 33 ms
+    assert g.scale == 0.75 and g.changes == 1
+
+
+def test_with_carry_the_first_step_down_keeps_full_size_on_every_other_frame():
+    from livestyle.live import ResolutionGovernor
+    g = ResolutionGovernor(30.0, (1.0, 0.75, 0.5), carry=True, window=5, window_s=10.0, hold_s=0.0)
+    assert (g.scale, g.every) == (1.0, 1)
+    for _ in range(5):
+        g.update(0.050, 0.050)  # 20 fps: every other frame at full size is predicted at 25 ms
+    assert (g.scale, g.every) == (1.0, 2)
+    for _ in range(5):
+        g.update(0.080, 0.080)  # much slower (a busy core): straight to a scale predicted to meet 33 ms
+    assert (g.scale, g.every) == (0.5, 2)
+    for _ in range(5):
+        g.update(1 / 30, 0.004)  # idle again: one level up at a time
+    assert (g.scale, g.every) == (0.75, 2)
+
+
 def test_a_slow_cpu_gets_to_the_scale_it_needs_at_once_and_stays():
     from livestyle.live import ResolutionGovernor, live_scales
     g = ResolutionGovernor(30.0, live_scales(1280, 720))

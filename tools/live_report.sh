@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 LS=${LIVESTYLE:-.venv/bin/livestyle}
 CLIP720=../shared/data/video/sam2_cups_720p.mp4
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/livestyle
-busy() { python3 -c 'while True: pass' & echo $!; }
+busy() { python3 -c 'while True: pass' > /dev/null 2>&1 & echo $!; }  # its output away from $(...)'s pipe
 timed() {  # timed LABEL CMD...: wall seconds of a command, its last line
   local t0 t1; t0=$(date +%s.%N); "${@:2}" > "$OUT/$1.log" 2>&1; local rc=$?; t1=$(date +%s.%N)
   printf '%-28s rc %d  %6.1f s  %s\n' "$1" "$rc" "$(echo "$t1 - $t0" | bc)" "$(tail -n 1 "$OUT/$1.log" | tr '\r' '\n' | tail -n 1)"
@@ -48,7 +48,7 @@ for name in ("bench_live.json", "bench_live720.json"):
     d = json.load(open(f"{sys.argv[1]}/{name}"))
     for label, r in d["live"].items():
         print(f"bench {label:>7} {r['resolution']:>9} {r.get('backend', '')}: {r['fps']:5.1f} fps, median latency {r['latency_median_ms']:5.0f} ms, "
-              f"first frame {r['first_frame_s']:.2f} s, scales {r['scale_share']}")
+              f"first frame {r['first_frame_s']:.2f} s, scales {r['scale_share']}, carried {r.get('carried_share', 0):.0%}")
     for k, t in d["targets"].items():
         print(f"  target {k}: {t['value']} vs {t['target']}: {'met' if t['met'] else 'NOT met'}")
 PY

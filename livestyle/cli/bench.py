@@ -91,7 +91,7 @@ def run(args) -> int:
     for label, r in live_runs.items():
         print(f"webcam {label} {r['resolution']} ({r['model']}, {r['backend']}): {r['frames']} frames in {r['seconds']:.1f} s, {r['fps']:.1f} fps, median latency "
               f"{r['latency_median_ms']:.0f} ms, first frame after {r['first_frame_s']:.2f} s; network scale shares "
-              f"{r['scale_share']}")
+              f"{r['scale_share']}, carried along the flow {r['carried_share']:.0%}")
     for name, t in targets.items():
         print(f"target {name}: {t['value']:g} vs {'<=' if 'latency' in name or 'first' in name else '>='} {t['target']:g}: "
               f"{'met' if t['met'] else 'NOT met'}")

@@ -84,7 +84,8 @@ def run(args) -> int:
     scales = sorted(set(stats.scales))
     info(f"{stats.frames} frames in {time.monotonic() - t0:.1f} s, {stats.fps:.1f} fps, "
          f"median latency {lat:.0f} ms, {stats.dropped} stale frames dropped, first frame after "
-         f"{stats.first_frame_s or 0:.2f} s" + (f", network scale {scales[0]:.2f}-{scales[-1]:.2f}" if len(scales) > 1 else ""))
+         f"{stats.first_frame_s or 0:.2f} s" + (f", network scale {scales[0]:.2f}-{scales[-1]:.2f}" if len(scales) > 1 else "")
+         + (f", {stats.carried} frames carried along the flow" if stats.carried else ""))
     if stats.error:
         err(stats.error + ("; recordings were finalized" if stats.recordings else ""))
         return EXIT_USAGE
