@@ -257,7 +257,7 @@ def live(clip: str, cfg: NetConfig, *, seconds: float = 40.0, max_side_px: int =
     from .capture import LiveSource
     from .config import StylizeConfig, TemporalConfig
     from .controls import Controls, StyleMix
-    from .live import LiveOptions, run_live
+    from .live import LiveOptions, default_target_fps, run_live
     from .stylize import StreamStylizer
 
     from .modelfile import load_stylenet
@@ -276,8 +276,8 @@ def live(clip: str, cfg: NetConfig, *, seconds: float = 40.0, max_side_px: int =
     with LiveSource(clip, loop=True) as src:
         fps_cam = src.info.fps
         out_w, out_h = fit_size(src.info.width, src.info.height, max_side_px=max_side_px, even=True)
-        if target_fps is None:  # as `livestyle webcam` does: keep up with the camera
-            target_fps = fps_cam
+        if target_fps is None:  # as `livestyle webcam` does: keep up with the camera (capped)
+            target_fps = default_target_fps(fps_cam)
         stats = run_live(src, step, controls, LiveOptions(max_side_px=max_side_px, duration_s=seconds,
                                                           target_fps=target_fps or None))
     scales = list(stats.scales)

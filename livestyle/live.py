@@ -119,6 +119,17 @@ START_NET_SIDE_PX = 640  # and it starts no larger than this (the webcam's defau
 #   frame through the full-size network took 2.1 s on the 2-core AVX2 CPU; it goes up when there is room
 
 
+DEFAULT_TARGET_FPS_CAP = 24.0  # the default --target-fps is the camera's rate, but no more than this: on the 2-core
+#   AVX2 CPU, 24 keeps the network at full size on every other frame (24.7 fps, 48 ms median latency, looping
+#   demo), while the camera's 30 made it shrink the frame to 75 % for the last few fps (29.3 fps), which costs
+#   look (Starry Night's texture ratio 0.57 -> 0.80)
+
+
+def default_target_fps(camera_fps: float) -> float:
+    """The adaptive resolution's target when --target-fps is not given: the camera's rate, capped."""
+    return min(camera_fps, DEFAULT_TARGET_FPS_CAP) if camera_fps > 0 else DEFAULT_TARGET_FPS_CAP
+
+
 def live_scales(width: int, height: int, scales: tuple[float, ...] = SCALES) -> tuple[float, ...]:
     """The scales of `scales` at which a width x height frame's network keeps MIN_NET_SIDE_PX (1 always)."""
     side = max(width, height)
@@ -181,9 +192,12 @@ class ResolutionGovernor:
         n = len(self._times)
         if n < self.min_frames or (n < self.window and sum(self._times) < self.window_s):
             return self.scale
-        # the median frame, or with carried frames between network ones the mean (the median of alternating
-        # long and short frames would be one or the other)
-        p = float(np.mean(self._busy) if self.every > 1 else np.median(self._busy))
+        # the median frame; with carried frames between network ones, the median over runs of `every` frames
+        # of their mean (the median of alternating long and short frames would be one or the other, and a
+        # plain mean takes a single hiccup of a few hundred ms for a slow machine)
+        k = self.every
+        runs = [sum(self._busy[i:i + k]) / k for i in range(0, len(self._busy) - k + 1, k)] or self._busy
+        p = float(np.median(runs))
         self._times.clear()
         self._busy.clear()
         cost = self._cost(self.level)

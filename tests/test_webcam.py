@@ -211,6 +211,12 @@ def test_with_carry_the_first_step_down_keeps_full_size_on_every_other_frame():
     assert (g.scale, g.every) == (0.75, 2)
 
 
+def test_the_default_target_is_the_camera_rate_up_to_24_fps():
+    from livestyle.live import default_target_fps
+    assert default_target_fps(15.0) == 15.0 and default_target_fps(30.0) == 24.0 and default_target_fps(60.0) == 24.0
+    assert default_target_fps(0.0) == 24.0  # a camera that does not say
+
+
 def test_a_slow_cpu_gets_to_the_scale_it_needs_at_once_and_stays():
     from livestyle.live import ResolutionGovernor, live_scales
     g = ResolutionGovernor(30.0, live_scales(1280, 720))

@@ -38,7 +38,7 @@ for arch in fast live; do
       --no-e2e 2>&1 | grep -E "^(fast|live|reference|threads)" | tee "$OUT/bench_net_$arch.txt"
 done
 echo "== livestyle bench --load 1 (webcam idle and loaded, the live model as the webcam runs it), 640x360 and 720p"
-"$LS" bench --json --resolution 320x180 --modes eager --no-e2e --clip "$CLIP720" --live-seconds "$S" --load 1 \
+"$LS" bench --json --resolution 320x180 --modes eager --no-e2e --clip samples/demo.mp4 --live-seconds "$S" --load 1 \
     > "$OUT/bench_live.json" 2> "$OUT/bench_live.err"
 "$LS" bench --json --resolution 320x180 --modes eager --no-e2e --clip "$CLIP720" --live-seconds "$S" \
     --live-max-side 1280 > "$OUT/bench_live720.json" 2> "$OUT/bench_live720.err"

@@ -133,7 +133,7 @@ def add_parser(sub) -> None:
     s.add_argument("--load", type=non_negative_int, default=0, metavar="N", help="repeat the end-to-end and webcam "
                    "timings with N busy-loop processes keeping N cores busy, idle and loaded in one run")
     s.add_argument("--target-fps", type=non_negative_float, help="the webcam timing's adaptive resolution target "
-                   "(default: the clip's frame rate, as `webcam` does; 0 = off, always full size)")
+                   "(default: the clip's frame rate, at most 24, as `webcam` does; 0 = off, always full size)")
     s.add_argument("--device", default="cpu")
     s.add_argument("--threads", type=positive_int)
     s.add_argument("--json", action="store_true", help="print one JSON object")

@@ -20,7 +20,7 @@ def run(args) -> int:
     from ..capture import LiveSource
     from ..controls import ControlState, Controls, StyleMix
     from ..images import fit_size
-    from ..live import LiveOptions, parse_keys, run_live
+    from ..live import LiveOptions, default_target_fps, parse_keys, run_live
     from ..sinks import Recorder, WindowSink, container_for, open_stream
     from ..stylize import StreamStylizer
     from ..modelfile import style_vector
@@ -58,8 +58,8 @@ def run(args) -> int:
              + (" (file played as a live camera)" if cam.is_file else "")
              + (f"; asked for {args.size[0]}x{args.size[1]}" if args.size and (cam.width, cam.height) != tuple(args.size) else ""))
         w, h = fit_size(cam.width, cam.height, max_side_px=args.max_side, even=True)
-        if args.target_fps is None:  # default: keep up with the camera
-            opts.target_fps = cam.fps
+        if args.target_fps is None:  # default: keep up with the camera (up to 24 fps: live.DEFAULT_TARGET_FPS_CAP)
+            opts.target_fps = default_target_fps(cam.fps)
         elif args.target_fps == 0:
             opts.target_fps = None
         outputs = []
@@ -111,7 +111,7 @@ def add_parser(sub) -> None:
     s.add_argument("--morph-s", type=non_negative_float, default=0.5, help="seconds a style switch takes (default 0.5)")
     s.add_argument("--target-fps", type=non_negative_float, metavar="FPS", help="lower the network's internal "
                    "resolution (75%%, 50%% a side) when frames fall behind this rate, raise it again when there "
-                   "is room (default: the camera's rate; 0 = always full size)")
+                   "is room (default: the camera's rate, at most 24; 0 = always full size)")
     s.add_argument("--keys", metavar="K@T,...", help="scripted keys, e.g. '2@1.5,b@2,3@40f,q@5' (seconds or frames)")
     s.add_argument("--max-frames", type=positive_int, help="stop after N frames")
     s.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
