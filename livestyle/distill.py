@@ -49,7 +49,7 @@ class DistillConfig:
     image_size: int = 256  # crop side
     batch_size: int = 8
     lr: float = 2e-3  # Adam; cosine decay to 5 % over `steps`
-    steps: int = 4000
+    steps: int = 3000
     blend_fraction: float = 0.25  # samples that get a random blend of two styles
     edge_weight: float = 1.0  # weight of the L1 on pixel differences
     seed: int = 0
@@ -147,6 +147,7 @@ def distill(cfg: DistillConfig, progress: Callable[[int, int, float], None] | No
         mix = step_mix(step, cfg.batch_size, n, cfg.blend_fraction, np.random.default_rng([cfg.seed, step]))
         with torch.inference_mode():
             target = teacher_fn(x, mix)
+        # clone: an inference-mode tensor cannot enter autograd, a copy made outside inference mode can
         loss = distill_loss(student(x, mix), target.clone(), cfg.edge_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -161,18 +162,10 @@ def distill(cfg: DistillConfig, progress: Callable[[int, int, float], None] | No
             last_save = time.time()
     save(step)
     student.eval()
-    teacher_record = _teacher_record(cfg.teacher)
+    teacher_record = teacher_model.training if isinstance(teacher_model.training, dict) else {}
     # the paintings the teacher learned are the student's too (livestyle eval scores against them)
     training = {"distilled_from": Path(cfg.teacher).name, "style_images": teacher_record.get("style_images", {}),
                 "teacher_training": teacher_record,
                 "distill": {**dataclasses.asdict(cfg), "steps_done": step, "seconds": round(seconds, 1)}}
     save_stylenet(cfg.out, student, teacher_model.styles, presets=teacher_model.presets, training=training)
     return cfg.out
-
-
-def _teacher_record(path: str) -> dict:
-    from .modelfile import read_metadata
-    try:
-        return read_metadata(path).get("training", {})
-    except ValueError:
-        return {}

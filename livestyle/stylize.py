@@ -261,7 +261,7 @@ class Stylizer:
             return []
         n = len(frames)
         full = self.cfg.batch_size
-        if self.cfg.compile != "off" and 1 < n < full:
+        if self.cfg.compile != "off" and 1 < n < full and not self._use_ort():
             # the last batch of a clip is shorter: pad it to the compiled batch size (repeating the last
             # frame) rather than compiling the network again for one batch
             frames = frames + [frames[-1]] * (full - n)

@@ -81,7 +81,8 @@ def test_distill_command_refuses_bad_input_with_one_line(tiny_model_path, photos
     for argv, message in [([str(out), "--content", str(tmp_path / "none")], "content folder not found"),
                           ([str(out), "--content", str(photos), "--teacher", str(photos / "p0.png")], "not a livestyle model"),
                           ([str(out), "--content", str(photos), "--teacher", str(tiny_model_path), "--arch", "huge"],
-                           "unknown architecture")]:
+                           "unknown architecture"),
+                          ([str(photos / "p0.png"), "--content", str(photos), "--overwrite"], "ending in .safetensors")]:
         assert cli.main(["distill", *argv]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err

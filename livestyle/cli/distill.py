@@ -13,6 +13,8 @@ def run(args) -> int:
     from ..model import parse_arch
     from ..modelfile import default_model_path, read_model_info
 
+    if os.path.splitext(args.output)[1].lower() != ".safetensors":
+        raise ValueError(f"distill: expected an output model file ending in .safetensors, got {args.output!r}")
     teacher = args.teacher or str(default_model_path())
     read_model_info(teacher)  # a model file, or one clear error before anything loads
     parse_arch(args.arch)

@@ -109,9 +109,10 @@ def add_parser(sub) -> None:
     s.add_argument("--temporal", type=unit_float, default=TemporalConfig().weight,
                    help=f"temporal coherence weight 0..1 (0 = off; default {TemporalConfig().weight:g})")
     s.add_argument("--morph-s", type=non_negative_float, default=0.5, help="seconds a style switch takes (default 0.5)")
-    s.add_argument("--target-fps", type=non_negative_float, metavar="FPS", help="lower the network's internal "
-                   "resolution (75%%, 50%% a side) when frames fall behind this rate, raise it again when there "
-                   "is room (default: the camera's rate, at most 24; 0 = always full size)")
+    s.add_argument("--target-fps", type=non_negative_float, metavar="FPS", help="when frames fall behind this rate, "
+                   "run the network on every other frame only (the frames between: the last output carried along "
+                   "the optical flow), then on a smaller copy (75%%, 50%% a side); back up when there is room "
+                   "(default: the camera's rate, at most 24; 0 = every frame at full size)")
     s.add_argument("--keys", metavar="K@T,...", help="scripted keys, e.g. '2@1.5,b@2,3@40f,q@5' (seconds or frames)")
     s.add_argument("--max-frames", type=positive_int, help="stop after N frames")
     s.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
