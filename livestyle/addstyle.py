@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .data import list_images, load_style_image, style_name
+from .data import check_style_name, list_images, load_style_image, style_name
 from .frames import frames_to_tensor
 from .images import encode_image, read_image
 from .losses import gram_distance, gram_matrix
@@ -121,7 +121,7 @@ def plan(cfg: AddStyleConfig) -> tuple[TrainConfig, dict]:
 
     started = cfg.started_at or time.time()
     shipped = _shipped_recipe()
-    name = (cfg.name or style_name(cfg.painting)).strip().lower()
+    name = check_style_name((cfg.name or style_name(cfg.painting)).strip().lower(), what="--name")
     painting = read_image(cfg.painting, what="painting")
     if min(painting.shape[:2]) < MIN_SIDE_PX:
         raise ValueError(f"painting {cfg.painting} is {painting.shape[1]}x{painting.shape[0]}; expected at least "

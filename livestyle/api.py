@@ -17,10 +17,21 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
+from . import checks
 from .config import StylizeConfig, TemporalConfig, VideoConfig
 from .modelfile import ModelFile, StyleInfo, default_model_path, load_stylenet, parse_mix
 
 Styles = str | Mapping[str, float] | list[str]
+
+
+class StyleList(list):
+    """The model's styles (modelfile.StyleInfo: name, source), printed one a line."""
+
+    def __repr__(self) -> str:
+        width = max((len(s.name) for s in self), default=0)
+        return "\n".join(f"{s.name:<{width}}  {s.source}" for s in self)
+
+    __str__ = __repr__
 
 
 class Model:
@@ -35,8 +46,8 @@ class Model:
         return f"livestyle.Model({self.file.path!r}, {len(self.styles)} styles)"
 
     @property
-    def styles(self) -> list[StyleInfo]:
-        return list(self.file.styles)
+    def styles(self) -> StyleList:
+        return StyleList(self.file.styles)
 
     @property
     def presets(self) -> dict[str, dict[str, float]]:
@@ -46,6 +57,10 @@ class Model:
         """(n_styles,) weights from 'monet', 'monet:0.7,vangogh:0.3', ['monet', 'vangogh'] (equal) or
         {'monet': 0.7, 'vangogh': 0.3}."""
         if isinstance(styles, Mapping):
+            for k, v in styles.items():
+                if not isinstance(k, str):
+                    raise TypeError(f"styles: expected style names as keys, got {type(k).__name__} {k!r}")
+                checks.number(v, name=f"styles[{k!r}]", minimum=0.0)
             styles = ",".join(f"{k}:{float(v)!r}" for k, v in styles.items())
         elif isinstance(styles, (list, tuple)):
             styles = ",".join(styles)
@@ -63,13 +78,14 @@ class Model:
         if isinstance(image, (str, os.PathLike)):
             image = read_image(str(image))
         check_frame(image)
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"expected strength in 0..1, got {strength}")
+        strength = checks.unit(strength, name="strength")
+        checks.boolean(preserve_color, name="preserve_color")
+        max_side = checks.max_side(max_side)
         w, h = fit_size(image.shape[1], image.shape[0], max_side_px=max_side)
         check_size("image", w, h)
         image = resize_frame(image, w, h)
         if self._image_step is None:  # eager network: one picture does not repay a compile
-            self._image_step = StreamStylizer(self.file.net, StylizeConfig(device=self.device, compile="off"))
+            self._image_step = StreamStylizer.for_model(self.file, StylizeConfig(device=self.device, compile="off"))
         return self._image_step([image], self.mix(styles), strength=strength, preserve_color=preserve_color)[0]
 
     def stylize_video(self, in_path: str | os.PathLike, out_path: str | os.PathLike, styles: Styles, *,
@@ -82,11 +98,20 @@ class Model:
         from .stylize import StreamStylizer
         from .transcode import stylize_video
 
+        strength = checks.unit(strength, name="strength")
+        temporal = checks.unit(temporal, name="temporal")
+        checks.boolean(preserve_color, name="preserve_color")
+        checks.boolean(overwrite, name="overwrite")
+        max_side = checks.max_side(max_side)
+        checks.callback(progress, name="progress")
+        for what, p in (("in_path", in_path), ("out_path", out_path)):
+            if not isinstance(p, (str, os.PathLike)):
+                raise TypeError(f"{what}: expected a file path, got {type(p).__name__} {p!r}")
         if not os.path.isfile(in_path):
             raise FileNotFoundError(f"input not found: {in_path}")
         check_output_path(out_path, overwrite=overwrite, input_path=in_path)
         cfg = StylizeConfig(device=self.device, max_side_px=max_side, strength=strength, preserve_color=preserve_color)
-        step = StreamStylizer(self.file.net, cfg, TemporalConfig(weight=temporal) if temporal > 0 else None)
+        step = StreamStylizer.for_model(self.file, cfg, TemporalConfig(weight=temporal) if temporal > 0 else None)
         return stylize_video(in_path, out_path, step, self.mix(styles), video_cfg=VideoConfig(overwrite=overwrite),
                              progress=progress)
 

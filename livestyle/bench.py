@@ -82,6 +82,9 @@ def _onnx_runner(net: StyleNet, threads: int):
     return make_session, run
 
 
+MODES = ("eager", "channels_last", "bf16", "compile", "compile+bf16", "onnxruntime")  # what time_network runs
+
+
 def prepare(net: StyleNet, mode: str, device: torch.device):
     """The callable to time for a torch mode; compile modes compile on their first call."""
     net = net.to(device).eval()
@@ -261,16 +264,15 @@ def live(clip: str, cfg: NetConfig, *, seconds: float = 40.0, max_side_px: int =
     from .stylize import StreamStylizer
 
     from .modelfile import load_stylenet
-    from .ortnet import onnx_beside
 
     torch.manual_seed(0)
+    scfg = StylizeConfig(device=device, max_side_px=max_side_px, batch_size=1)
+    tcfg = TemporalConfig(weight=temporal) if temporal > 0 else None
     if model_path:
-        net, onnx = load_stylenet(model_path, device=device).net, onnx_beside(model_path)
+        step = StreamStylizer.for_model(load_stylenet(model_path, device=device), scfg, tcfg)
     else:
-        net, onnx = StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 2})), None
-    step = StreamStylizer(net, StylizeConfig(device=device, max_side_px=max_side_px, batch_size=1),
-                          TemporalConfig(weight=temporal) if temporal > 0 else None, onnx=onnx)
-    n = net.n_styles
+        step = StreamStylizer(StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 2})), scfg, tcfg)
+    n = step.n_styles
     controls = Controls(StyleMix([torch.eye(n)[0], torch.eye(n)[min(1, n - 1)]]))
     from .images import fit_size
     with LiveSource(clip, loop=True) as src:

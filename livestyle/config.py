@@ -16,13 +16,22 @@ class NetConfig:
     n_styles: int = 1  # rows of the conditional instance norm tables (one gamma/beta per style)
     base_width: int = 32  # channels after the first conv; doubled at each downsampling
     max_width: int = 0  # cap on channels at any level (0: no cap)
+    width_factor: int = 2  # channels grow by this at each downsampling (4: a thin full/half-size level, where
+    #   every channel costs the most, and the usual widths below it)
     n_downsample: int = 2  # stride-2 convs; the residual blocks run at 1 / 2**n_downsample resolution
     n_res_blocks: int = 5  # residual blocks at the lowest resolution
     outer_kernel: int = 9  # kernel of the first and last conv (Johnson: 9)
     inner_kernel: int = 3  # kernel of every other conv
     separable: bool = False  # residual blocks use depthwise 3x3 + pointwise 1x1 instead of dense 3x3
     upsample: str = "nearest"  # "nearest": nearest-neighbour x2 then conv (no checkerboard, distill.pub
-    #   2016/deconv-checkerboard); "transpose": ConvTranspose2d
+    #   2016/deconv-checkerboard); "bilinear": bilinear x2 then conv (no 2x2 copies for the conv to lock a
+    #   grid to); "transpose": ConvTranspose2d
+    antialias: bool = False  # a fixed 3x3 binomial blur before every stride-2 conv (Zhang 2019, "Making
+    #   convolutional networks shift-invariant again"): what the stride drops cannot alias into a grid
+    skips: bool = False  # add each level's features on the way down to the same level on the way up (U-Net):
+    #   the picture's own detail reaches the upper levels without passing the strides
+    head_stride: int = 1  # 2: the first conv already halves the frame and the last conv runs on a bilinear x2
+    #   copy of the half-size features, so only that one small conv (width -> 3) touches full resolution
     padding: str = "reflect"  # "reflect" avoids dark borders (Johnson); "zeros" is a little faster
     shuffle: int = 1  # > 1: the net runs on a space-to-depth copy of the frame (pixel unshuffle by this
     #   factor a side, 3*f*f channels) and ends with depth-to-space, so no conv runs at full resolution
@@ -114,6 +123,12 @@ class TrainConfig:
     # of the batch and penalises mean(mask * (out_moved - warp(out, flow))**2), images in [0, 1]. 0 = off.
     temporal_weight: float = 0.0
     motion: MotionConfig = field(default_factory=MotionConfig)
+    # Shift consistency: each step also stylizes the batch cropped by a random 1..shift_max_px pixels down and
+    # right and penalises shift_weight * MSE between that output and the first one cropped alike (a margin of
+    # shift_max_px + 1 left out), so textures cannot lock to the network's stride (the grid score of
+    # livestyle.grid). 0 = off.
+    shift_weight: float = 0.0
+    shift_max_px: int = 7
     # Johnson et al. weight relu1_2, relu2_2, relu3_3, relu4_3 equally; with the Caffe VGG the relu4_3 Gram
     # MSE is ~1e-5 of the others (5 vs 2e5), so it adds nothing but time: dropping it stops VGG at relu3_3
     # (-4% s/step at 256 px). For larger-scale structure add "relu4_3" at ~4e4 (an equal share).

@@ -143,6 +143,13 @@ def style_name(path: str) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "_", Path(path).stem.lower()).strip("_") or "style"
 
 
+def check_style_name(name: str, *, what: str = "style name") -> str:
+    """`name` if it can be used in --styles and --mix (lowercase letters, digits, '_', '-', '.'), else ValueError."""
+    if not _NAME_OK.match(name):
+        raise ValueError(f"expected a {what} of lowercase letters, digits, '_', '-' or '.', got {name!r}")
+    return name
+
+
 def parse_style_specs(specs: list[str]) -> list[tuple[str, str]]:
     """(name, path) for each style: an entry is 'name=path', a path (name from the file name) or a folder
     (every image in it). Names must be unique and usable in --styles/--mix (lowercase, no ',:+=')."""
@@ -158,9 +165,7 @@ def parse_style_specs(specs: list[str]) -> list[tuple[str, str]]:
             out += [(style_name(p), p) for p in list_images(path, what="style")]
             continue
         name = name.strip().lower() or style_name(path)
-        if not _NAME_OK.match(name):
-            raise ValueError(f"expected a style name of lowercase letters, digits, '_', '-' or '.', got {name!r}")
-        out.append((name, path))
+        out.append((check_style_name(name), path))
     if not out:
         raise ValueError("expected at least one style image (--styles FOLDER, or a comma list of [name=]path)")
     names = [n for n, _ in out]

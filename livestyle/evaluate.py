@@ -13,6 +13,9 @@ photo, lower = closer to the painting.
                     same sum for the photo (colour and texture together)
   content distance  relu3_3 MSE between output and photo over the photo's mean squared relu3_3
                     activation: 0 = same features, 1 = an error as large as the features
+  grid score        per period P in 2, 4, 8, 16 (livestyle.grid): how strongly the output repeats a
+                    P-pixel pattern, ~1 for detail with no period, far above 1 for a grid; the median
+                    over photos per period, and the worst (largest) of those medians
 A contact sheet shows rows of photos, the photo first, then each style.
 """
 from __future__ import annotations
@@ -30,6 +33,7 @@ import torch
 from .atomic import atomic_write_bytes, check_output_path
 from .data import list_images, load_style_image, read_name_list
 from .frames import frames_to_tensor, tensor_to_frame
+from .grid import PERIODS, grid_scores
 from .images import decode_image, encode_image, fit_size, resize_frame
 from .losses import content_distance, gram_distance, gram_matrix
 from .device import resolve_device
@@ -47,6 +51,8 @@ DEFINITIONS = {
     "gram_ratio": "sum over relu1_2..relu4_3 of the output's Gram distances / the same sum for the photo",
     "content_distance": "relu3_3 MSE of output vs photo / mean square of the photo's relu3_3 (0 = same)",
     "gram_distance": "mean((G - G_painting)^2) / mean(G_painting^2), G = features' Gram / (C*H*W)",
+    "grid": "per period P: variance of the P x P position means of the luminance high-pass over "
+            "(its variance / blocks); ~1 = no period, far above 1 = a grid (median over photos)",
 }
 
 
@@ -58,6 +64,8 @@ class StyleScore:
     content_distance: float  # mean normalised relu3_3 MSE to the photo; lower = more content kept
     photos: int
     layer_ratios: dict[str, float] = dataclasses.field(default_factory=dict)  # per layer, mean over photos
+    grid: dict[str, float] = dataclasses.field(default_factory=dict)  # period -> median grid score over photos
+    grid_worst: float = float("nan")  # the largest of `grid`
     # the same measures for Gatys et al. optimisation of the first `gatys_photos` photos (what the
     # losses can reach when each image is optimised on its own); None when not asked for
     gatys_texture_ratio: float | None = None
@@ -72,6 +80,7 @@ class _Sums:
     gram: float = 0.0
     content: float = 0.0
     layers: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(GRAM_LAYERS, 0.0))
+    grids: list[dict[int, float]] = dataclasses.field(default_factory=list)  # one per photo
     n: int = 0
 
     def add(self, m: dict) -> None:
@@ -197,6 +206,7 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
                 y = _stylize_at(model.net, x, model.style_names.index(name), net_scale)
                 sums[name].add(measure(net_vgg(y), feats_x, painting_grams(name, side)))
                 row.append(tensor_to_frame(y))
+                sums[name].grids.append(grid_scores(row[-1]))
         if gatys_used < gatys_photos:
             from .config import GatysConfig
             from .gatys import optimize
@@ -215,7 +225,8 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
     if not used:
         raise ValueError(f"no readable photos in {photos_dir}")
     scores = [StyleScore(n, s.texture / s.n, s.gram / s.n, s.content / s.n, s.n,
-                         {k: v / s.n for k, v in s.layers.items()}) for n, s in sums.items()]
+                         {k: v / s.n for k, v in s.layers.items()}, *_grid_medians(s.grids))
+              for n, s in sums.items()]
     if gatys_used:
         for sc in scores:
             g = gatys_sums[sc.name]
@@ -234,6 +245,11 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
         atomic_write_bytes(sheet, encode_image(grid, ext), overwrite=overwrite)
         log.info("wrote contact sheet %s (%d photos x %d styles)", sheet, used, len(names))
     return scores
+
+
+def _grid_medians(per_photo: list[dict[int, float]]) -> tuple[dict[str, float], float]:
+    medians = {str(p): float(np.nanmedian([g[p] for g in per_photo])) for p in PERIODS}
+    return medians, max(medians.values())
 
 
 def _stylize_at(net, x: torch.Tensor, style: int, scale: float) -> torch.Tensor:

@@ -28,6 +28,7 @@ from .ortnet import FINGERPRINT_KEY, weights_fingerprint
 log = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 18
+MIN_OPSET = 18  # torch.onnx's exporter (dynamo) writes opset 18 and newer
 
 
 def export_onnx(model: ModelFile, out: str | os.PathLike, *, opset: int = DEFAULT_OPSET,
@@ -35,6 +36,10 @@ def export_onnx(model: ModelFile, out: str | os.PathLike, *, opset: int = DEFAUL
     """Write `model` as an ONNX file at `out` (atomically: nothing appears there unless complete)."""
     import onnx  # the exporter needs it; a clear message when it is missing
 
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ValueError(f"--opset: expected an ONNX opset from {MIN_OPSET} (torch's exporter) to {newest} "
+                         f"(this onnx {onnx.__version__}), got {opset!r}")
     net = model.net.float().cpu().eval()
     n = net.n_styles
     image = torch.rand(1, 3, 64, 96)
@@ -47,6 +52,9 @@ def export_onnx(model: ModelFile, out: str | os.PathLike, *, opset: int = DEFAUL
             dynamic_shapes={"x": {0: batch, 2: height, 3: width}, "style": {0: batch}}, dynamo=True,
             verbose=False)
         proto = program.model_proto
+        got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+        if got != opset:  # the exporter fell back to another opset rather than failing
+            raise RuntimeError(f"the exporter could not write opset {opset} (it wrote {got}); nothing was written")
         meta = {"styles": json.dumps(model.style_names),
                 "sources": json.dumps({s.name: s.source for s in model.styles}),
                 "presets": json.dumps(model.presets),

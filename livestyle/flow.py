@@ -38,7 +38,7 @@ BACKENDS = ("auto", "dis", "raft", "raft_large")
 FLO_TAG = 202021.25  # Middlebury .flo magic number
 
 
-MIN_FLOW_SIDE = 16  # px on the longer side of what the flow compares (OpenCV's DIS refuses under 12)
+MIN_FLOW_SIDE = 32  # px a side at least, of what the flow compares (FlowEstimator.prepare says why)
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
@@ -93,12 +93,16 @@ class FlowEstimator:
         img = frame if self._raft is not None else to_gray(frame)
         h, w = frame.shape[:2]
         scale = min(self.scale, self.max_width / w) if self.max_width else self.scale
-        # DIS needs a side of at least 12 px: tiny frames are enlarged to MIN_FLOW_SIDE on their longer side
-        # (the vectors are rescaled to the frame by resize_flow either way)
-        scale = max(scale, MIN_FLOW_SIDE / max(h, w))
-        if scale == 1.0:
+        # OpenCV's DIS refuses sides under 12 px and crashes (segfault, opencv-python 4.x/5.x) on pictures
+        # thinner than about 1:8 or under 32 px a side (256x16, 96x12, 24x400 did; 32x256, 240x1920 did
+        # not): tiny frames are enlarged, and thin ones (15000x10 shrunk to 1920x1) stretched on their short
+        # side, to at least MIN_FLOW_SIDE and 1/8 of the long side; resize_flow turns the vectors back into
+        # the frame's pixels on each axis
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        short = max(MIN_FLOW_SIDE, -(-max(sw, sh) // 8))
+        size = (max(sw, short), max(sh, short))
+        if size == (w, h):
             return img
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
         return cv2.resize(img, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
     def flows_between(self, prev_small: np.ndarray, cur_small: np.ndarray, *,

@@ -42,16 +42,21 @@ class ConvLayer(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, cfg: NetConfig, *, norm: bool = True,
                  relu: bool = True, groups: int = 1):
         super().__init__()
-        self.pad = kernel // 2
-        self.padding_mode = cfg.padding
-        self.conv = nn.Conv2d(cin, cout, kernel, stride, groups=groups)
+        # reflection is a separate pass over the tensor; zeros are the conv's own padding (no extra pass)
+        self.pad = kernel // 2 if cfg.padding == "reflect" else 0
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=0 if self.pad else kernel // 2, groups=groups)
+        self.blur = stride > 1 and cfg.antialias  # low-pass before the stride drops pixels (Zhang 2019)
         self.norm = CondInstanceNorm(cout, cfg.n_styles) if norm else None
         self.relu = relu
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.blur:
+            c = x.shape[1]
+            k = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+            k = (k[:, None] * k[None, :] / 16).expand(c, 1, 3, 3)  # (C, 1, 3, 3) binomial, depthwise
+            x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=c)
         if self.pad:
-            mode = "reflect" if self.padding_mode == "reflect" else "constant"
-            x = F.pad(x, (self.pad,) * 4, mode=mode)
+            x = F.pad(x, (self.pad,) * 4, mode="reflect")
         x = self.conv(x)
         if self.norm is not None:
             x = self.norm(x, style)
@@ -101,22 +106,26 @@ class UpsampleConv(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if self.mode == "transpose":
             return F.relu(self.norm(self.up(x), style))
-        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        if self.mode == "bilinear":
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        else:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
         return self.conv(x, style)
 
 
 class StyleNet(nn.Module):
     def __init__(self, cfg: NetConfig):
         super().__init__()
-        assert cfg.n_styles >= 1 and cfg.n_downsample >= 0 and cfg.upsample in ("nearest", "transpose")
+        assert cfg.n_styles >= 1 and cfg.n_downsample >= 0 and cfg.upsample in ("nearest", "bilinear", "transpose")
+        assert cfg.head_stride in (1, 2)
         self.cfg = cfg
         # channels at each resolution level: doubling per downsampling, capped at max_width
-        ch = [cfg.base_width * 2**i for i in range(cfg.n_downsample + 1)]
+        ch = [cfg.base_width * cfg.width_factor**i for i in range(cfg.n_downsample + 1)]
         if cfg.max_width:
             ch = [min(c, cfg.max_width) for c in ch]
         assert cfg.shuffle >= 1
         io_ch = 3 * cfg.shuffle**2  # channels in and out: the frame's pixels folded into depth by `shuffle`
-        self.head = ConvLayer(io_ch, ch[0], cfg.outer_kernel, 1, cfg)
+        self.head = ConvLayer(io_ch, ch[0], cfg.outer_kernel, cfg.head_stride, cfg)
         self.down = nn.ModuleList()
         for i in range(cfg.n_downsample):
             self.down.append(ConvLayer(ch[i], ch[i + 1], cfg.inner_kernel, 2, cfg))
@@ -155,7 +164,7 @@ class StyleNet(nn.Module):
         # (a zero pad is a no-op), so torch.export and ONNX keep H and W dynamic (livestyle.export);
         # otherwise a pad of nothing is skipped (one copy of the frame less).
         f = self.cfg.shuffle
-        stride = f * 2**self.cfg.n_downsample
+        stride = f * self.cfg.head_stride * 2**self.cfg.n_downsample
         min_side = -(-max(f * self.cfg.outer_kernel, 2 * stride) // stride) * stride
         eh, ew = torch.sym_max(min_side - h, 0), torch.sym_max(min_side - w, 0)
         exporting = torch.compiler.is_exporting()
@@ -167,12 +176,18 @@ class StyleNet(nn.Module):
         if f > 1:
             x = F.pixel_unshuffle(x, f)
         y = self.head(x, s)
+        skips = []
         for layer in self.down:
+            skips.append(y)
             y = layer(y, s)
         for block in self.res:
             y = block(y, s)
         for layer in self.up:
             y = layer(y, s)
+            if self.cfg.skips:  # U-Net: the same level of the way down, added (Ronneberger et al. 2015)
+                y = y + skips.pop()
+        if self.cfg.head_stride > 1:  # back to full size smoothly: the tail's conv makes the detail
+            y = F.interpolate(y, scale_factor=self.cfg.head_stride, mode="bilinear", align_corners=False)
         y = self.tail(y, s)
         if f > 1:
             y = F.pixel_shuffle(y, f)
@@ -189,6 +204,12 @@ ARCHS = {
     # the webcam's network (livestyle.distill learns it from the shipped one): no conv at full resolution
     # (4x4 space-to-depth in, depth-to-space out) and separable residual blocks; 1.8 GFLOP at 640x360
     "live": NetConfig(base_width=32, max_width=64, n_downsample=1, outer_kernel=3, shuffle=4, separable=True),
+    # one network for video and webcam (weights/README.md, "How the network was chosen"): the first conv
+    # halves the frame, 8 channels at half size, 32 at a quarter, 64 in three dense residual blocks at an
+    # eighth; bilinear x2 + conv on the way up, U-Net skips, and one 8 -> 3 conv at full size: no 2x2 copies
+    # and no space-to-depth blocks for a grid to lock to
+    "one": NetConfig(base_width=8, width_factor=4, max_width=64, n_downsample=2, n_res_blocks=3, outer_kernel=3,
+                     upsample="bilinear", head_stride=2, skips=True),
 }
 
 

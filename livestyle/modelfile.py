@@ -195,6 +195,8 @@ def load_stylenet(path: str | os.PathLike, *, device: str | torch.device = "cpu"
     for k, v in net.state_dict().items():
         if state[k].shape != v.shape:
             raise ValueError(f"{path}: tensor {k} has shape {tuple(state[k].shape)}, config needs {tuple(v.shape)}")
+        if state[k].is_floating_point() and not torch.isfinite(state[k]).all():
+            raise ValueError(f"{path}: tensor {k} holds NaN or infinite weights; the file is damaged")
     net.load_state_dict(state)
     net.eval().to(device)
     return ModelFile(net=net, styles=styles, presets=presets, training=meta["training"], path=str(path))
@@ -204,8 +206,8 @@ def load_stylenet(path: str | os.PathLike, *, device: str | torch.device = "cpu"
 # (the shipped one is base_width 16, max_width 64), far below what would exhaust memory.
 _CONFIG_LIMITS = {"n_styles": (1, 10_000), "base_width": (1, 512), "max_width": (0, 1024), "n_downsample": (0, 6),
                   "n_res_blocks": (0, 64), "outer_kernel": (1, 31), "inner_kernel": (1, 15),
-                  "shuffle": (1, 8)}
-_CONFIG_CHOICES = {"upsample": ("nearest", "transpose"), "padding": ("reflect", "zeros")}
+                  "shuffle": (1, 8), "head_stride": (1, 2), "width_factor": (1, 8)}
+_CONFIG_CHOICES = {"upsample": ("nearest", "bilinear", "transpose"), "padding": ("reflect", "zeros")}
 
 
 def _checked_config(path, raw: dict) -> NetConfig:

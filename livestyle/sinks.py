@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import subprocess
+import sys
 from fractions import Fraction
 
 import av
@@ -145,7 +147,12 @@ class VideoFileSink:
                  audio_from: str | None = None, format: str | None = None, low_latency: bool = False,
                  preset: str | None = None):
         self.path = str(path)
-        codec = check_encoder(codec).name  # canonical name: "h264" -> "libx264"
+        encoder = check_encoder(codec)
+        codec = encoder.name  # canonical name: "h264" -> "libx264"
+        formats = [f.name for f in (encoder.video_formats or [])]
+        if formats and pix_fmt not in formats:  # ProRes takes 10-bit 4:2:2 only, for one: use what it takes
+            log.info("%s does not take %s; encoding %s", codec, pix_fmt, formats[0])
+            pix_fmt = formats[0]
         need_w, need_h = even_required(pix_fmt)
         if (need_w and width % 2) or (need_h and height % 2):
             raise ValueError(f"{width}x{height} has odd dimensions but {pix_fmt} needs an even width and height; "
@@ -183,6 +190,10 @@ class VideoFileSink:
             self._video.codec_context.options = options
             if audio_from is not None:
                 self._audio = _AudioCarry(audio_from, self._out)
+            if low_latency and hasattr(self._out, "start_encoding"):
+                # a live stream connects when its header is written: now, so a refused connection is said
+                # before anything starts, not at the first frame
+                self._out.start_encoding()
         except BaseException:
             self._close_files()
             raise
@@ -293,8 +304,9 @@ class TimedSink:
     `final_path`, the sink writes a temporary file that is renamed to `final_path` on close (and removed
     when nothing was recorded, or on `close(keep=False)`)."""
 
-    def __init__(self, sink: VideoFileSink, *, final_path: str | None = None, tmp_path: str | None = None):
-        self.sink, self.final_path, self.tmp_path = sink, final_path, tmp_path
+    def __init__(self, sink: VideoFileSink, *, final_path: str | None = None, tmp_path: str | None = None,
+                 overwrite: bool = False):
+        self.sink, self.final_path, self.tmp_path, self.overwrite = sink, final_path, tmp_path, overwrite
         self.path = final_path or getattr(sink, "path", "")
         self._last_pts = -1
         self._closed = self._failed = False
@@ -325,7 +337,8 @@ class TimedSink:
                         os.unlink(self.tmp_path)
                     self.path = ""
                 else:
-                    os.replace(self.tmp_path, self.final_path)
+                    from .atomic import commit
+                    commit(self.tmp_path, self.final_path, overwrite=self.overwrite)
 
 
 def open_recording(path: str, width: int, height: int, *, overwrite: bool = False, crf: int = 20) -> TimedSink:
@@ -341,7 +354,7 @@ def open_recording(path: str, width: int, height: int, *, overwrite: bool = Fals
     except BaseException:
         os.unlink(tmp)
         raise
-    return TimedSink(sink, final_path=path, tmp_path=tmp)
+    return TimedSink(sink, final_path=path, tmp_path=tmp, overwrite=overwrite)
 
 
 def open_stream(url: str, width: int, height: int) -> TimedSink:
@@ -399,6 +412,25 @@ class Recorder:
 
     def close(self) -> None:
         self.stop()
+
+
+_PROBE = "import cv2; cv2.namedWindow('livestyle-probe'); cv2.waitKey(1); cv2.destroyAllWindows()"
+
+
+def display_problem() -> str | None:
+    """Why a preview window cannot open here, or None when it can. OpenCV's GUI aborts the whole process
+    (Qt: SIGABRT) when there is no display, so on Linux a window is first tried in a child process."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "there is no display (DISPLAY and WAYLAND_DISPLAY are unset)"
+    try:
+        done = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "opening a window did not finish in 20 s"
+    if done.returncode != 0:
+        return f"OpenCV could not open a window on display {os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')}"
+    return None
 
 
 class WindowSink:

@@ -286,7 +286,7 @@ class StreamStylizer:
     (the fused uint8 graph whenever strength is 1 and colours are not kept), strength, colour preservation,
     then temporal coherence along optical flow (temporal.TemporalStabilizer), in that order.
 
-        step = StreamStylizer(model.net, StylizeConfig(), TemporalConfig(weight=0.6))
+        step = StreamStylizer.for_model(model, StylizeConfig(), TemporalConfig(weight=0.6))
         for frames, times_s in batches:                      # consecutive uint8 (H, W, 3) RGB frames
             out = step(frames, mix, times_s=times_s)         # mix: (n_styles,) or (N, n_styles)
 
@@ -302,6 +302,19 @@ class StreamStylizer:
         self.stylizer = Stylizer(net, cfg, onnx)
         self.stabilizer = TemporalStabilizer(temporal) if temporal is not None and temporal.weight > 0 else None
         self.temporal_s = 0.0
+
+    @classmethod
+    def for_model(cls, model, cfg: StylizeConfig, temporal: TemporalConfig | None = None) -> "StreamStylizer":
+        """The frame step for a loaded model file (modelfile.ModelFile), with its ONNX export when one lies
+        beside it: the one way the CLI, the Python API, bench and the tools build it, so they all run the
+        same runtime for the same model."""
+        from .ortnet import onnx_beside
+        return cls(model.net, cfg, temporal, onnx=onnx_beside(model.path))
+
+    @property
+    def backend(self) -> str:
+        """What runs the network: "onnxruntime" or "torch"."""
+        return self.stylizer.backend
 
     @property
     def n_styles(self) -> int:

@@ -52,10 +52,13 @@ from .modelfile import StyleInfo, load_stylenet, save_stylenet
 
 log = logging.getLogger(__name__)
 
+MIN_IMAGE_SIZE = 32  # training crops smaller than this leave VGG's deeper layers (and the style loss) a pixel or none
+
 # Fields that change what is being learned; a resume that overrides them gets a warning.
 _MODEL_FIELDS = ("styles", "content_dir", "base", "arch", "image_size", "style_size", "batch_size", "lr",
                  "warmup_steps", "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers",
-                 "loss_norm", "holdout", "batch_styles", "vgg", "vgg_convention", "seed", "temporal_weight", "motion")
+                 "loss_norm", "holdout", "batch_styles", "vgg", "vgg_convention", "seed", "temporal_weight", "motion",
+                 "shift_weight", "shift_max_px")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -137,6 +140,16 @@ def _style_indices(step: int, batch: int, n_styles: int, mode: str, rank: int, w
     raise ValueError(f"expected batch_styles 'mixed' or 'single', got {mode!r}")
 
 
+def shift_loss(model, x: torch.Tensor, y: torch.Tensor, style: torch.Tensor, max_px: int,
+               g: torch.Generator) -> torch.Tensor:
+    """MSE between the output of x cropped by (dy, dx) in 1..max_px and y (the output of x) cropped alike,
+    away from the borders: a texture locked to the network's stride moves with the crop and pays."""
+    dy, dx = (int(v) for v in torch.randint(1, max_px + 1, (2,), generator=g))
+    y_shifted = model(x[:, :, dy:, dx:], style)  # (B, 3, S - dy, S - dx)
+    m = max_px + 1
+    return F.mse_loss(y_shifted[:, :, m:-m, m:-m].float(), y[:, :, dy + m:-m, dx + m:-m].float())
+
+
 def _write_preview(path: Path, photo: torch.Tensor, net: StyleNet, style_ids: list[int], autocast) -> None:
     """[photo | style 1 | style 2 | ...] side by side, one PNG."""
     with torch.no_grad(), autocast():
@@ -196,6 +209,9 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
     exclude = read_name_list(cfg.holdout) if cfg.holdout else set()
     data = ImageFolder(cfg.content_dir, size_px=cfg.image_size, seed=cfg.seed, rank=rank, world_size=world,
                        exclude=exclude)
+    if cfg.image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f"--image-size: expected at least {MIN_IMAGE_SIZE} px (VGG's relu4_3 lies 3 poolings down), "
+                         f"got {cfg.image_size}")
     if cfg.loss_norm not in ("none", "target"):
         raise ValueError(f"expected loss_norm 'none' or 'target', got {cfg.loss_norm!r}")
     normalized = cfg.loss_norm == "target"
@@ -285,6 +301,7 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
             "batch_styles": cfg.batch_styles,
             "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
             "temporal_weight": cfg.temporal_weight, "motion": dataclasses.asdict(cfg.motion),
+            "shift_weight": cfg.shift_weight, "shift_max_px": cfg.shift_max_px,
             "content_layer": cfg.content_layer, "style_layers": style_layers, "loss_norm": cfg.loss_norm,
             "holdout": sorted(exclude), "vgg": dataclasses.asdict(vgg.source),
             "content_dir": os.path.abspath(cfg.content_dir), "skipped_images": len(data.skipped),
@@ -332,6 +349,9 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
                 else:
                     y = model(x, style)  # (B, 3, S, S) float32 in [0, 1]
                     loss_tc = torch.zeros((), device=device)
+                if cfg.shift_weight > 0:
+                    g = torch.Generator().manual_seed((cfg.seed * 1_000_003 + rank) * 10_000_019 + step + 7)
+                    loss_tc = loss_tc + cfg.shift_weight * shift_loss(model, x, y, style, cfg.shift_max_px, g)
                 feats_y = vgg(y.contiguous(memory_format=vgg_format))
                 with torch.no_grad():  # the content target needs VGG only up to its layer
                     feats_x = vgg(x.contiguous(memory_format=vgg_format), (cfg.content_layer,))
@@ -363,7 +383,7 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
                 ms_avg = 1000 * (time.perf_counter() - t_log) / n_sum
                 log.info("step %d: content %.3g, style %.3g, tv %.3g%s, %.0f ms/step", step,
                          sums["content"] / n_sum, sums["style"] / n_sum, sums["tv"] / n_sum,
-                         f", temporal {sums['temporal'] / n_sum:.3g}" if cfg.temporal_weight > 0 else "", ms_avg)
+                         f", temporal {sums['temporal'] / n_sum:.3g}" if cfg.temporal_weight + cfg.shift_weight > 0 else "", ms_avg)
                 sums, n_sum, t_log = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
             if master and preview is not None and (step % cfg.preview_every == 0 or (cfg.preview_latest and step == 1)):
                 path = ckpt_path.parent / ("preview.png" if cfg.preview_latest else f"preview_{step:06d}.png")

@@ -71,7 +71,8 @@ def files(tmp_path, tiny_model_path):
     out.mkdir()
     return {"d": d, "out": out, "model": str(tiny_model_path), "photos": photos, "style": style, "image": image,
             "existing": existing, "clip": write_clip(d / "clip.mp4"), "clip44k": write_clip(d / "a44k.mp4", audio_rate=44100),
-            "tiny": write_clip(d / "tiny.mp4", size=(2, 2)), "notes": d / "notes.txt"}
+            "tiny": write_clip(d / "tiny.mp4", size=(2, 2)), "thin": write_clip(d / "thin.mp4", size=(1500, 10)),
+            "notes": d / "notes.txt"}
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -91,6 +92,20 @@ def bad_model(tmp_path, tiny_model_path, name, change) -> str:
     return str(path)
 
 
+def nan_model(tmp_path, tiny_model_path) -> str:
+    """The tiny model with NaN in one weight tensor (it would load and write black pictures)."""
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+    with safe_open(str(tiny_model_path), framework="pt") as f:
+        meta = dict(f.metadata())
+    state = load_file(str(tiny_model_path))
+    key = next(k for k in state if k.endswith("conv.weight"))
+    state[key] = state[key].clone().fill_(float("nan"))
+    path = tmp_path / "nan.safetensors"
+    save_file(state, str(path), metadata=meta)
+    return str(path)
+
+
 def set_config(**kw):
     def change(meta):
         meta["config"] = json.dumps({**json.loads(meta["config"]), **kw})
@@ -105,6 +120,18 @@ CASES = [
     ("1x1-ish clip, --max-side 64", "video {tiny} {out}/o.mp4 --weights {model} --styles a --max-side 64", 0, None),
     ("webcam on a tiny clip", "webcam --camera {tiny} --no-window --weights {model} --styles a --max-frames 4", 0, None),
     ("eval-temporal on a tiny clip", "eval-temporal {tiny}", 0, None),
+    # thin frames: OpenCV's optical flow crashed (a segfault, not only an error) on pictures thinner than ~1:8
+    ("a thin clip, --max-side 640", "video {thin} {out}/o.mp4 --weights {model} --styles a --max-side 640", 0, None),
+    ("a thin clip at its size", "video {thin} {out}/o.mp4 --weights {model} --styles a", 0, None),
+    ("webcam on a thin clip", "webcam --camera {thin} --no-window --weights {model} --styles a --max-frames 4", 0, None),
+    ("eval-temporal on a thin clip", "eval-temporal {thin}", 0, None),
+    # pictures whose headers declare huge sizes: refused from the header, one line, no library noise
+    ("a PNG declaring 60000x60000", "image {huge_png} {out}/o.png --weights {model} --styles a", 2, "header declares"),
+    ("a JPEG declaring 65000x65000", "image {huge_jpg} {out}/o.png --weights {model} --styles a", 2,
+     "header declares"),
+    ("a BMP declaring 40000x40000", "image {huge_bmp} {out}/o.png --weights {model} --styles a", 2,
+     "header declares"),
+    ("gatys on a huge declared style", "gatys {image} {huge_png} {out}/o.png", 2, "header declares"),
     # 2. blend weights that are not finite numbers
     ("--mix nan", "video {clip} {out}/o.mp4 --weights {model} --styles a --mix a:nan", 2, "finite style weight"),
     ("--mix inf", "image {image} {out}/o.png --weights {model} --styles a --mix a:inf", 2, "finite style weight"),
@@ -115,9 +142,28 @@ CASES = [
     ("webcam --mix", "webcam --camera {clip} --no-window --weights {model} --styles a,b --mix a:1", 2, "no --mix"),
     # 4. eval never overwrites
     ("eval --sheet onto a photo", "eval {photos} --weights {model} --styles a={style},b={style},c={style} "
-     "--sheet {photos}/c0.jpg", 2, "exists; pass --overwrite"),
+     "--sheet {photos}/c0.jpg", 2, "never writes over what it reads"),
     ("eval --sheet onto a photo, --overwrite", "eval {photos} --weights {model} --styles a={style},b={style},c={style} "
-     "--sheet {photos}/c0.jpg --overwrite", 2, "is one of the photos being scored"),
+     "--sheet {photos}/c0.jpg --overwrite", 2, "never writes over what it reads"),
+    # no command writes over one of its inputs, whatever the flags (round two of the battery)
+    ("webcam --record onto the clip it plays", "webcam --camera {clip} --loop --no-window --weights {model} --styles a "
+     "--max-frames 2 --record {clip} --overwrite", 2, "never writes over what it reads"),
+    ("train --out onto its painting", "train --styles a={style} --content {photos} --out {style} --overwrite "
+     "--steps 1 --image-size 32 --vgg {vgg}", 2, "never writes over what it reads"),
+    ("train --out onto a training photo", "train --styles a={style} --content {photos} --out {photos}/c1.png "
+     "--overwrite --steps 1 --image-size 32 --vgg {vgg}", 2, "a file inside an input"),
+    ("distill onto its teacher", "distill {model} --teacher {model} --content {photos} --overwrite", 2,
+     "never writes over what it reads"),
+    ("eval --json onto a scored photo", "eval {photos} --weights {model} --styles a={style},b={style},c={style} "
+     "--json {photos}/c0.jpg --overwrite", 2, "a file inside an input"),
+    ("image onto itself", "image {image} {image} --weights {model} --styles a --overwrite", 2,
+     "never writes over what it reads"),
+    ("video onto the model it runs", "video {clip} {model} --weights {model} --styles a --overwrite", 2,
+     "never writes over what it reads"),
+    ("video into a device, --overwrite", "video {clip} /dev/null --weights {model} --styles a --overwrite", 2,
+     "is a device, pipe or socket"),
+    ("video onto a dangling link", "video {clip} {d}/dangling.mp4 --weights {model} --styles a", 2,
+     "exists; pass --overwrite"),
     ("eval --json existing", "eval {photos} --weights {model} --styles a={style},b={style},c={style} "
      "--json {existing}", 2, "exists; pass --overwrite"),
     ("eval --json in a missing folder", "eval {photos} --weights {model} --json {out}/nodir/r.json", 2,
@@ -130,13 +176,22 @@ CASES = [
     ("preset naming an unknown style", "image {image} {out}/o.png --weights {bad_preset} --styles a", 2,
      "names style 'nosuch'"),
     ("a huge width", "image {image} {out}/o.png --weights {bad_huge} --styles a", 2, "base_width should be 1..512"),
+    ("a model whose weights are NaN", "image {image} {out}/o.png --weights {bad_nan} --styles a", 2,
+     "NaN or infinite weights"),
+    # options checked before any work
+    ("bench --modes bogus", "bench --modes eager,bogus --no-e2e", 2, "--modes: expected a comma list"),
+    ("export --opset 999", "export {out}/m.onnx --weights {model} --opset 999", 2, "--opset: expected"),
+    ("train --image-size 1", "train --styles {style} --content {photos} --out {out}/m.safetensors --image-size 1 "
+     "--vgg {vgg}", 2, "--image-size: expected at least 32"),
+    ("add-style --name a,b", "add-style {style} --name a,b --content {photos} --into {model} --vgg {vgg}", 2,
+     "--name of lowercase letters"),
     # 6. a folder where a file belongs
     ("image input is a folder", "image {d}/folder {out}/o.png --weights {model} --styles a", 2, "is a folder"),
     ("gatys content is a folder", "gatys {d}/folder {style} {out}/o.png", 2, "is a folder"),
     ("output is an existing folder", "video {clip} {d}/folder --weights {model} --styles a", 2, "is a folder"),
     # 7. streams that cannot open
     ("--stream refused", "webcam --camera {clip} --no-window --weights {model} --styles a --max-frames 2 "
-     "--stream rtmp://127.0.0.1:9/live", 2, "could not write to rtmp://127.0.0.1:9/live"),
+     "--stream rtmp://127.0.0.1:9/live", 2, "could not open rtmp://127.0.0.1:9/live: [Errno 111] Connection refused"),
     ("--stream udp://[bad", "webcam --camera {clip} --no-window --weights {model} --styles a --max-frames 2 "
      "--stream udp://[bad", 2, "--stream: expected a URL like"),
     ("--stream udp:// without a host", "webcam --camera {clip} --no-window --weights {model} --styles a "
@@ -147,6 +202,8 @@ CASES = [
     ("train --checkpoint-dir is a file", "train --styles {style} --content {photos} --out {out}/m.safetensors "
      "--checkpoint-dir {existing} --arch base_width=4 --steps 1 --image-size 32 --vgg {vgg}", 2,
      "is a file; expected a folder"),
+    # an encoder that does not take yuv420p (ProRes: 10-bit 4:2:2) gets a pixel format it takes
+    ("--codec prores into .mov", "video {clip} {out}/o.mov --weights {model} --styles a --codec prores", 0, None),
     # 11. VP9 + Opus from 44.1 kHz AAC: resampled
     ("webm from 44.1 kHz AAC", "video {clip44k} {out}/o.webm --weights {model} --styles a --codec libvpx-vp9", 0, None),
     # poor messages
@@ -177,6 +234,7 @@ def test_bad_input(case, argv, code, says, files, tmp_path, tiny_model_path, ran
         "preset": bad_model(tmp_path, tiny_model_path, "preset", lambda m: m.update(
             presets=json.dumps({"x": {"nosuch": 1}}))),
         "huge": bad_model(tmp_path, tiny_model_path, "huge", set_config(base_width=10**6)),
+        "nan": nan_model(tmp_path, tiny_model_path),
     } if "{bad_" in argv else {}
     if "{corrupt}" in argv:
         data = bytearray(files["clip"].read_bytes())
@@ -184,8 +242,22 @@ def test_bad_input(case, argv, code, says, files, tmp_path, tiny_model_path, ran
         (files["d"] / "corrupt.mp4").write_bytes(bytes(data))
     if "old.mp4" in argv:
         (files["d"] / "old.mp4").write_bytes(b"an old recording")
+    if "dangling" in argv:
+        (files["d"] / "dangling.mp4").symlink_to(files["d"] / "nowhere.mp4")
+    if "{huge_" in argv:  # tiny files whose headers declare pictures far over the limit
+        import struct
+        import zlib
+        ihdr = b"IHDR" + struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+        (files["d"] / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr
+                                              + struct.pack(">I", zlib.crc32(ihdr)))
+        jpg = bytearray(encode_image(np.zeros((16, 16, 3), np.uint8), ".jpg"))
+        sof = jpg.find(b"\xff\xc0")
+        jpg[sof + 5:sof + 9] = struct.pack(">HH", 65000, 65000)
+        (files["d"] / "huge.jpg").write_bytes(bytes(jpg))
+        (files["d"] / "huge.bmp").write_bytes(b"BM" + bytes(16) + struct.pack("<ii", 40000, 40000) + bytes(30))
     values = {k: str(v) for k, v in files.items()}
     values.update({f"bad_{k}": v for k, v in bad.items()}, vgg=str(random_vgg_path),
+                  **{f"huge_{e}": str(files["d"] / f"huge.{e}") for e in ("png", "jpg", "bmp")},
                   corrupt=str(files["d"] / "corrupt.mp4"))
     args = [a.format(**values) for a in argv.split()]
     before = snapshot(files["d"])
@@ -193,12 +265,15 @@ def test_bad_input(case, argv, code, says, files, tmp_path, tiny_model_path, ran
     err = capsys.readouterr().err
     assert "Traceback" not in err
     if code == 2:
-        lines = [ln for ln in err.splitlines() if ln.startswith("livestyle: error:")]
-        assert rc == 2 and len(lines) == 1 and says in lines[0], err
+        lines = err.strip().splitlines()  # one line, and nothing announced before it
+        assert rc == 2 and len(lines) == 1 and lines[0].startswith("livestyle: error:") and says in lines[0], err
         assert not [p for p in files["out"].rglob("*") if p.is_file()]  # nothing written, nothing half-written
     else:
         assert rc == 0, err
     after = snapshot(files["d"])
+    if "dangling" in argv:
+        assert os.readlink(files["d"] / "dangling.mp4") == str(files["d"] / "nowhere.mp4")
+    assert os.path.getsize(tiny_model_path) > 0 and load_stylenet(tiny_model_path)  # the model read is intact
     if "old.mp4" in argv:  # the one case that may replace a file: the recording it was told to overwrite
         assert after.pop("old.mp4") != before.pop("old.mp4")
     assert after == before  # inputs byte-identical
@@ -275,11 +350,17 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
-def test_sigterm_is_handled_like_ctrl_c(files, tmp_path):
+@pytest.mark.parametrize("sigint", ["default", "ignored"])  # ignored: as under `nohup livestyle video ... &`
+def test_sigterm_is_handled_like_ctrl_c(sigint, files, tmp_path):
     out = files["out"] / "o.mp4"
+
+    def ignore_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     proc = subprocess.Popen([sys.executable, "-c", SIGNAL_CHILD, "video", str(files["clip"]), str(out), "--weights",
                              files["model"], "--styles", "a", "--compile", "off"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=ignore_sigint if sigint == "ignored" else None)
     assert proc.stdout.readline().strip() == "batch"
     assert proc.stdout.readline().strip() == "batch"  # the first batch is encoded by now
     proc.send_signal(signal.SIGTERM)
@@ -301,3 +382,83 @@ def test_ctrl_c_while_starting_up_is_one_line(files, tmp_path):
     assert proc.returncode in (0, 130)  # 0 only if it had already finished
     if proc.returncode == 130:
         assert err.strip().splitlines()[-1] == "livestyle: error: interrupted"
+
+
+def test_a_reader_that_closes_the_pipe_early_is_not_an_error():
+    # `livestyle styles | head -1`: the reader has what it wanted; quiet exit 0 like other Unix tools
+    proc = subprocess.Popen([sys.executable, "-m", "livestyle", "styles"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # before it writes a byte
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and err == "", err
+
+
+def test_an_output_that_appears_while_a_run_works_is_not_replaced(tmp_path):
+    # two runs with one output: the name was free when both started; the second to finish must not
+    # replace the first's file without --overwrite (the check holds at the moment of the rename)
+    from livestyle.atomic import atomic_output
+
+    out = tmp_path / "o.png"
+    with pytest.raises(ValueError, match="appeared while this ran"):
+        with atomic_output(out) as tmp:
+            Path(tmp).write_bytes(b"second run")
+            out.write_bytes(b"first run")  # the other run finishes meanwhile
+    assert out.read_bytes() == b"first run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]  # no temporary file left
+    with atomic_output(out, overwrite=True) as tmp:  # with --overwrite, replacing it is what was asked
+        Path(tmp).write_bytes(b"asked to replace")
+    assert out.read_bytes() == b"asked to replace"
+
+
+@pytest.mark.parametrize("display", [None, ":99"], ids=["no-display", "display-nobody-answers"])
+def test_webcam_without_a_display_never_aborts(display, files, tmp_path):
+    # OpenCV's window would abort the process (Qt, SIGABRT): one line that names --no-window instead
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    if display:
+        env["DISPLAY"] = display
+    argv = [sys.executable, "-m", "livestyle", "webcam", "--camera", str(files["clip"]), "--weights", files["model"],
+            "--styles", "a", "--max-frames", "2"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--no-window" in done.stderr, done.stderr
+    # with somewhere else to send the frames it runs headless and says so
+    rec = files["out"] / "rec.mp4"
+    done = subprocess.run(argv + ["--record", str(rec)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and "running without a preview window" in done.stderr, done.stderr
+    assert rec.is_file()
+
+
+API_CASES = [  # (call, keyword arguments, exception, what the message must name)
+    ("stylize", {"strength": "x"}, TypeError, "strength"),
+    ("stylize", {"strength": None}, TypeError, "strength"),
+    ("stylize", {"strength": 5}, ValueError, "strength"),
+    ("stylize", {"max_side": 0}, ValueError, "max_side"),
+    ("stylize", {"max_side": -3}, ValueError, "max_side"),
+    ("stylize", {"max_side": "x"}, TypeError, "max_side"),
+    ("stylize", {"preserve_color": "yes"}, TypeError, "preserve_color"),
+    ("stylize", {"styles": {"a": "abc"}}, TypeError, "styles['a']"),
+    ("stylize", {"styles": {"a": -1}}, ValueError, "styles['a']"),
+    ("stylize", {"image": np.zeros((0, 0, 3), np.uint8)}, ValueError, "at least 1x1"),
+    ("stylize", {"image": np.zeros((0, 10, 3), np.uint8)}, ValueError, "at least 1x1"),
+    ("stylize_video", {"strength": 5}, ValueError, "strength"),
+    ("stylize_video", {"temporal": float("nan")}, ValueError, "temporal"),
+    ("stylize_video", {"max_side": 0}, ValueError, "max_side"),
+    ("stylize_video", {"progress": "x"}, TypeError, "progress"),
+    ("stylize_video", {"out_path": 3}, TypeError, "out_path"),
+]
+
+
+@pytest.mark.parametrize("call,kwargs,exc,names", API_CASES, ids=[f"{c[0]} {list(c[1])[0]}" for c in API_CASES])
+def test_the_python_api_names_the_argument_it_refuses(call, kwargs, exc, names, files, tmp_path):
+    import livestyle
+
+    model = livestyle.load(files["model"])
+    kwargs = dict(kwargs)
+    styles = kwargs.pop("styles", "a")
+    with pytest.raises(exc) as caught:
+        if call == "stylize":
+            model.stylize(kwargs.pop("image", np.zeros((24, 32, 3), np.uint8)), styles, **kwargs)
+        else:
+            out = kwargs.pop("out_path", tmp_path / "o.mp4")
+            model.stylize_video(files["clip"], out, styles, **kwargs)
+    assert names in str(caught.value)
+    assert not (tmp_path / "o.mp4").exists()

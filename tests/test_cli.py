@@ -45,7 +45,7 @@ def test_image_refuses_to_overwrite_an_existing_output_or_the_input(photo, tiny_
     assert out.read_bytes() == b"keep me"
     assert cli.main(["image", str(photo), str(photo), "--weights", str(tiny_model_path), "--styles", "a",
                      "--overwrite"]) == 2
-    assert "never writes over its input" in capsys.readouterr().err
+    assert "never writes over what it reads" in capsys.readouterr().err
 
 
 def test_not_an_image_and_missing_model_are_clear(tmp_path, tiny_model_path, capsys):
@@ -72,7 +72,13 @@ def test_without_a_trained_model_livestyle_says_so(tmp_path, monkeypatch, capsys
 def test_styles_lists_names_sources_and_presets(tiny_model_path, capsys):
     assert cli.main(["styles", "--weights", str(tiny_model_path)]) == 0
     out = capsys.readouterr().out
-    assert "test style b" in out and "preset: a 0.50 + b 0.50" in out
+    assert "test style b" in out and "a 0.50 + b 0.50" in out
+
+
+def test_styles_lists_each_style_once_with_the_models_that_hold_it(capsys):
+    assert cli.main(["styles"]) == 0
+    rows = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()[1:]]
+    assert len(rows) == len(set(rows)) and "vangogh_starry_night" in rows
 
 
 def test_python_dash_m_runs_the_cli():

@@ -62,7 +62,7 @@ def demo_gif(weights: Path, out: Path, *, seconds: float = 6.0, fps: int = 8, wi
     with tempfile.TemporaryDirectory() as tmp:
         styled = Path(tmp) / "styled.mp4"
         model = load_stylenet(weights)  # as `livestyle video demo.mp4 OUT --schedule ... --max-side 640` does
-        step = StreamStylizer(model.net, StylizeConfig(device="cpu", max_side_px=640), TemporalConfig())
+        step = StreamStylizer.for_model(model, StylizeConfig(device="cpu", max_side_px=640), TemporalConfig())
         stylize_video(ROOT / "samples" / "demo.mp4", styled, step,
                       parse_schedule("0:monet,1s:monet,5s:vangogh", model).mix_at)
         with av.open(str(styled)) as inp, av.open(str(out), "w", format="gif") as gif:

@@ -39,7 +39,7 @@ def main(argv=None) -> int:
 
     model = load_stylenet(default_model_path())
     names = args.styles.split(",")
-    step = StreamStylizer(model.net, StylizeConfig(device="cpu", batch_size=1), TemporalConfig())
+    step = StreamStylizer.for_model(model, StylizeConfig(device="cpu", batch_size=1), TemporalConfig())
     controls = Controls(StyleMix([style_vector(n, model) for n in names]))
     duration = args.minutes * 60
     # switch styles every few seconds all the time: a switch must not leak or stall

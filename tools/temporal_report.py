@@ -64,7 +64,7 @@ def as_video(clip: Path, out_dir: Path) -> Path:
 def stylize(clip: Path, out: Path, weights: str, style: str, temporal: float) -> None:
     """What `livestyle video CLIP OUT --weights W --styles S --temporal T --max-side 640` does."""
     model = load_stylenet(weights)
-    step = StreamStylizer(model.net, StylizeConfig(device="cpu", max_side_px=640, compile="off"),
+    step = StreamStylizer.for_model(model, StylizeConfig(device="cpu", max_side_px=640, compile="off"),
                           TemporalConfig(weight=temporal) if temporal > 0 else None)
     stylize_video(clip, out, step, parse_mix(style, model), video_cfg=VideoConfig(overwrite=True))
 

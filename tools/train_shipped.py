@@ -26,10 +26,11 @@ OUT = RUN / "livestyle.safetensors"
 CKPT = RUN / "livestyle.ckpt" / "checkpoint.pt"
 WIP = ROOT / "weights" / "wip" / "shipped.ckpt.pt"
 
-# the recipe (weights/README.md, "How the recipe was chosen")
-RECIPE = dict(arch="fast", image_size=256, style_size=512, batch_size=4, lr=1e-3, loss_norm="target",
-              style_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0},
-              content_layer="relu3_3", content_weight=1.0, style_weight=1.5, tv_weight=10.0, seed=0)
+# the recipe (weights/README.md, "How the recipe was chosen" and "How the network was chosen")
+RECIPE = dict(arch="one", image_size=256, style_size=512, batch_size=4, lr=2e-3, warmup_steps=100,
+              loss_norm="target", style_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0},
+              content_layer="relu3_3", content_weight=1.0, style_weight=4.0, tv_weight=10.0, shift_weight=300.0,
+              seed=0)
 TEMPORAL_WEIGHT = 100.0
 
 

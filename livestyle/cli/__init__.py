@@ -10,7 +10,7 @@ import sys
 import threading
 
 from . import addstyle, bench, distill, evaluate, export, gatys, image, styles, train, video, webcam
-from .common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, err
+from .common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, check_no_input_written, err
 
 COMMANDS = (styles, image, video, webcam, addstyle, train, distill, evaluate, gatys, bench, export)
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     Ctrl-C (also during start-up) and SIGTERM as `interrupted` and exit 130, with no traceback."""
     if threading.current_thread() is threading.main_thread():
         # SIGTERM does what Ctrl-C does (whatever the current SIGINT handler is: training checkpoints first)
-        signal.signal(signal.SIGTERM, lambda signum, frame: signal.getsignal(signal.SIGINT)(signal.SIGINT, frame))
+        signal.signal(signal.SIGTERM, _on_sigterm)
     args = None
     try:
         parser = build_parser()
@@ -43,15 +43,32 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USAGE
+        check_no_input_written(args)
         return args.func(args)
     except KeyboardInterrupt:
         err("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `livestyle styles | head -1`: whoever reads has all it wanted; not an error
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        except OSError:
+            pass
+        return 0
     except (ValueError, OSError, RuntimeError) as e:  # OSError: missing files, a full disk, permissions
         if args is not None and args.verbose:
             raise
         err(str(e).splitlines()[0] if str(e) else type(e).__name__)
         return EXIT_USAGE
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM does what Ctrl-C does: the current SIGINT handler when there is one (training checkpoints
+    first), else KeyboardInterrupt; also when SIGINT is ignored (`nohup livestyle ... &`)."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
 
 
 def entry() -> None:

@@ -19,16 +19,19 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
-    busy = bench.busy_cores()
-    cores = os.cpu_count() or 1
-    if busy > 0.5:
-        warn(f"{busy:.1f} of {cores} cores are busy with other work: timings will be slow and noisy")
     cfg = parse_arch(args.arch)
     if args.clip and not args.no_e2e and not os.path.isfile(args.clip):  # before minutes of timing
         raise FileNotFoundError(f"--clip: input not found: {args.clip}")
     resolutions = args.resolution or [(640, 360)]
-    modes = args.modes.split(",")
-    ref_modes = tuple(args.reference_modes.split(","))
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    ref_modes = tuple(m.strip() for m in args.reference_modes.split(",") if m.strip())
+    for flag, asked in (("--modes", modes), ("--reference-modes", ref_modes)):
+        unknown = [m for m in asked if m not in bench.MODES]
+        if unknown or not asked:
+            raise ValueError(f"{flag}: expected a comma list of {', '.join(bench.MODES)}, got {unknown or 'none'}")
+    busy = bench.busy_cores()  # said once the options are known to be good: bad input stays one line
+    if busy > 0.5:
+        warn(f"{busy:.1f} of {os.cpu_count() or 1} cores are busy with other work: timings will be slow and noisy")
     say = (lambda m: None) if args.json else (lambda m: info(m))
     rows = []
     for _ in range(args.runs):

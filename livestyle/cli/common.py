@@ -53,36 +53,27 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def unit_float(text: str) -> float:
+    from ..checks import unit
     try:
-        v = float(text)
+        return unit(float(text), name="value")
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}")
-    return v
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
 
 
 def number(kind: type, *, minimum: float, strict: bool, what: str):
-    """An argparse type: a number of `kind` that is > (strict) or >= `minimum`."""
+    """An argparse type: a number of `kind` that is > (strict) or >= `minimum` (checks.number, which the
+    Python API uses too)."""
+    from ..checks import number as checked
+
     def parse(text: str):
         try:
-            v = kind(text)
-        except ValueError:
-            v = None
-        if v is None or not math.isfinite(v) or v < minimum or (strict and v == minimum):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return v
+            return checked(kind(text), name="value", minimum=minimum, strict=strict, integer=kind is int)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
     return parse
+
+
+positive_int = number(int, minimum=1, strict=False, what="a positive integer")
 
 
 positive_float = number(float, minimum=0.0, strict=True, what="a number > 0")
@@ -183,12 +174,6 @@ def add_net_option(p: argparse.ArgumentParser, *, live_default: bool) -> None:
                        "for a quick preview")
 
 
-def onnx_for(model):
-    """The ONNX export beside the model file (ortnet: run by ONNX Runtime when its weights match), or None."""
-    from ..ortnet import onnx_beside
-    return onnx_beside(model.path)
-
-
 def mix_from_args(args, model):
     from ..modelfile import parse_mix
     if args.mix:
@@ -201,6 +186,47 @@ def mix_from_args(args, model):
     if not args.styles:
         raise ValueError(f"expected --styles (one or more of: {', '.join(model.style_names + sorted(model.presets))})")
     return parse_mix(args.styles, model)
+
+
+# Every option that names a file or folder a command reads, and every one that names a file it writes:
+# `check_no_input_written` holds them against each other once, before any command starts its work.
+INPUT_ARGS = ("input", "camera", "weights", "teacher", "styles", "photos", "painting", "content", "content_dir",
+              "base", "vgg", "holdout", "resume", "style_sources", "add_style", "clip", "gt_flow", "init_weights")
+OUTPUT_ARGS = ("output", "out", "record", "json", "sheet")
+
+
+def named_paths(value) -> list[str]:
+    """The existing files and folders an option's value names: a path, or a list like NAME=PATH,PATH."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    found = []
+    for v in values:
+        if not isinstance(v, str) or not v:
+            continue
+        for part in dict.fromkeys([v, *v.split(",")]):
+            for candidate in dict.fromkeys([part.strip(), part.partition("=")[2].strip()]):
+                if candidate and os.path.exists(candidate):
+                    found.append(candidate)
+    return found
+
+
+def check_no_input_written(args) -> None:
+    """No output of the command may be one of its inputs, or a file inside an input folder, whatever
+    --overwrite says (livestyle never writes over what it reads)."""
+    from ..atomic import writes_over
+
+    if getattr(args, "command", None) == "eval-temporal":  # reads its OUTPUT argument, writes nothing
+        return
+    inputs = [p for name in INPUT_ARGS for p in named_paths(getattr(args, name, None))]
+    for name in OUTPUT_ARGS:
+        out = getattr(args, name, None)
+        if not isinstance(out, str) or out in ("", "-"):
+            continue
+        for inp in inputs:
+            if writes_over(out, inp):
+                flag = name if name in ("output",) else "--" + name.replace("_", "-")
+                what = "a file inside " if os.path.isdir(inp) and not os.path.samefile(out, inp) else ""
+                raise ValueError(f"{flag} {out} is {what}an input of this command ({inp}); livestyle never writes "
+                                 "over what it reads, --overwrite or not")
 
 
 def check_input_output(in_path: str, out_path: str, overwrite: bool) -> None:

@@ -42,16 +42,20 @@ def run(args) -> int:
         return 0
     print(f"{model}: {scores[0].photos} photos at <= {args.max_side} px")
     gatys = scores[0].gatys_photos
-    print(f"{'style':<36} {'texture':>8} {'gram':>7} {'content':>8}"
+    periods = list(scores[0].grid)
+    print(f"{'style':<36} {'texture':>8} {'gram':>7} {'content':>8}  " + " ".join(f"{'grid' + p:>7}" for p in periods)
           + (f"   gatys ({gatys} photos): {'texture':>7} {'content':>8}" if gatys else ""))
     for s in scores:
-        print(f"{s.name:<36} {s.texture_ratio:8.3f} {s.gram_ratio:7.3f} {s.content_distance:8.3f}"
+        print(f"{s.name:<36} {s.texture_ratio:8.3f} {s.gram_ratio:7.3f} {s.content_distance:8.3f}  "
+              + " ".join(f"{s.grid[p]:7.1f}" for p in periods)
               + (f"   {'':>18}{s.gatys_texture_ratio:7.3f} {s.gatys_content_distance:8.3f}" if gatys else ""))
     n = len(scores)
     print(f"{'mean':<36} {sum(s.texture_ratio for s in scores) / n:8.3f} {sum(s.gram_ratio for s in scores) / n:7.3f} "
-          f"{sum(s.content_distance for s in scores) / n:8.3f}")
+          f"{sum(s.content_distance for s in scores) / n:8.3f}  "
+          + " ".join(f"{max(s.grid[p] for s in scores):7.1f}" for p in periods) + "  (grid: the worst style)")
     print("texture: Gram distance to the painting at relu3_3/relu4_3, output over photo (1 = unstyled, lower = "
-          "closer); gram: the same over relu1_2..relu4_3; content: relu3_3 MSE / photo energy")
+          "closer); gram: the same over relu1_2..relu4_3; content: relu3_3 MSE / photo energy; gridP: median "
+          "over photos of the P-px grid score (~1 = no grid)")
     if args.sheet:
         info(f"wrote contact sheet {args.sheet}")
     return 0
@@ -66,10 +70,10 @@ def run_temporal(args) -> int:
 
     if args.gt_flow and not os.path.isdir(args.gt_flow):
         raise NotADirectoryError(f"--gt-flow {args.gt_flow} is not a folder of .flo files")
-    if not args.input:
+    result = flicker_report(args.output, args.input, gt_flow=args.gt_flow, max_frames=args.max_frames, size=args.size)
+    if not args.input:  # after the work, so that bad input stays one line
         warn("no --input: flow comes from the output frames themselves, so flicker that moves like "
              "motion goes unseen; pass the video the output was made from")
-    result = flicker_report(args.output, args.input, gt_flow=args.gt_flow, max_frames=args.max_frames, size=args.size)
     for note in result.pop("notes"):
         warn(note)
     n, (w, h) = result["frames"], map(int, result["size"].split("x"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from .common import (add_stylize_options, check_input_output, info, load_model, mix_from_args, onnx_for,
+from .common import (add_stylize_options, check_input_output, info, load_model, mix_from_args,
                      stylize_config)
 
 
@@ -29,7 +29,7 @@ def run(args) -> int:
     check_size(args.input, w, h)
     frame = resize_frame(frame, w, h)
     t0 = time.perf_counter()
-    styled = StreamStylizer(model.net, cfg, onnx=onnx_for(model))([frame], mix)[0]
+    styled = StreamStylizer.for_model(model, cfg)([frame], mix)[0]
     atomic_write_bytes(args.output, encode_image(styled, ext), overwrite=args.overwrite)
     info(f"wrote {args.output} ({w}x{h}) in {time.perf_counter() - t0:.2f} s")
     return 0

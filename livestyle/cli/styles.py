@@ -1,9 +1,21 @@
-"""`livestyle styles`: the styles of the shipped model and the user's, with sources."""
+"""`livestyle styles`: one table of every style you can name, with its source and the model(s) that hold it."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from .common import info, warn
+
+
+def model_label(path: Path) -> str:
+    """What a model file is, in words: the shipped model, the shipped live model, or one of yours."""
+    from ..modelfile import DEFAULT_MODEL_NAME, LIVE_MODEL_NAME, shipped_weights_dir
+
+    shipped = path.parent.resolve() == shipped_weights_dir().resolve()
+    if shipped and path.name == DEFAULT_MODEL_NAME:
+        return "shipped"
+    if shipped and path.name == LIVE_MODEL_NAME:
+        return "shipped live"
+    return f"yours: {path.name}"
 
 
 def run(args) -> int:
@@ -12,20 +24,31 @@ def run(args) -> int:
     if not paths:
         info("no trained models found; train one with `livestyle train` or add a painting with `livestyle add-style`")
         return 0
+    sources: dict[str, str] = {}
+    held: dict[str, list[str]] = {}
+    presets: dict[str, str] = {}
     for path in paths:
         try:
-            _, styles, presets = read_model_info(path)
+            _, styles, model_presets = read_model_info(path)
         except (ValueError, OSError) as e:
             if args.weights:
                 raise
             warn(f"skipping {str(e).splitlines()[0]}")  # one bad file must not hide the good ones
             continue
-        print(f"{path}  ({len(styles)} styles)")
+        label = model_label(path)
         for s in styles:
-            print(f"  {s.name:<40} {s.source}")
-        for name, mix in sorted(presets.items()):
-            parts = " + ".join(f"{k} {v:.2f}" for k, v in mix.items())
-            print(f"  {name:<40} preset: {parts}")
+            sources.setdefault(s.name, s.source)
+            held.setdefault(s.name, []).append(label)
+        for name, mix in sorted(model_presets.items()):
+            presets.setdefault(name, " + ".join(f"{k} {v:.2f}" for k, v in mix.items()))
+    width = max([len(n) for n in [*sources, *presets]] + [5])
+    models = {name: ", ".join(labels) for name, labels in held.items()}
+    mwidth = max([len(m) for m in models.values()] + [6])
+    print(f"{'style':<{width}}  {'model':<{mwidth}}  source")
+    for name, source in sources.items():
+        print(f"{name:<{width}}  {models[name]:<{mwidth}}  {source}")
+    for name, parts in presets.items():
+        print(f"{name:<{width}}  {'preset':<{mwidth}}  {parts}")
     return 0
 
 

@@ -5,7 +5,7 @@ import os
 
 from .common import (
     EXIT_INTERRUPTED, X264_PRESETS, add_net_option, add_stylize_options, check_input_output, info, load_live_model,
-    mix_from_args, non_negative_int, onnx_for, positive_int, progress_bar, stylize_config, temporal_config,
+    mix_from_args, non_negative_int, positive_int, progress_bar, stylize_config, temporal_config,
     unit_float, warn)
 from .gatys import GatysBar, add_gatys_options, gatys_config, read_styles
 
@@ -63,7 +63,7 @@ def run(args) -> int:
         raise ValueError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {args.preset!r}")
     vcfg = VideoConfig(codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
                        pipelined=args.pipeline)
-    step = StreamStylizer(model.net, stylize_config(args), temporal_config(args), onnx=onnx_for(model))
+    step = StreamStylizer.for_model(model, stylize_config(args), temporal_config(args))
     bar = progress_bar("frame", "stylizing")
     try:
         s = stylize_video(args.input, args.output, step, mix_at, video_cfg=vcfg, progress=bar.update_to)
@@ -79,8 +79,10 @@ def run(args) -> int:
         warn(f"{args.input} ended early: read {s.frames + s.skipped_frames} of the {s.frames_expected} frames "
              "its header lists (truncated file?)")
     audio = f"; audio: {', '.join(s.audio)}" if s.audio else "; no audio"
+    # the network and its runtime in the summary, not before: bad input must stay one line
     info(f"wrote {args.output} ({s.width}x{s.height}, {s.frames} frames{audio}) in {s.seconds:.1f} s, "
-         f"{s.fps:.2f} fps; decode {s.decode_s:.1f} s, network {s.network_s:.1f} s, encode {s.encode_s:.1f} s")
+         f"{s.fps:.2f} fps; decode {s.decode_s:.1f} s, network {s.network_s:.1f} s "
+         f"({os.path.basename(model.path)}, {step.backend}), encode {s.encode_s:.1f} s")
     return 0
 
 

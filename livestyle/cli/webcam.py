@@ -6,7 +6,7 @@ import os
 
 from .common import (
     EXIT_USAGE, add_net_option, add_stylize_options, check_output_path, err, info, load_live_model, non_negative_float,
-    onnx_for, positive_float, positive_int, stylize_config, temporal_config, unit_float)
+    positive_float, positive_int, stylize_config, temporal_config, unit_float)
 
 
 def key_help() -> str:
@@ -21,7 +21,7 @@ def run(args) -> int:
     from ..controls import ControlState, Controls, StyleMix
     from ..images import fit_size
     from ..live import LiveOptions, default_target_fps, parse_keys, run_live
-    from ..sinks import Recorder, WindowSink, container_for, open_stream
+    from ..sinks import Recorder, WindowSink, container_for, display_problem, open_stream
     from ..stylize import StreamStylizer
     from ..modelfile import style_vector
 
@@ -36,27 +36,33 @@ def run(args) -> int:
         container_for(args.record)
         check_output_path(args.record, overwrite=args.overwrite)
     names = [n.strip() for n in (args.styles or "").split(",") if n.strip()]
-    model = load_live_model(args, names)
-    if not names:
-        raise ValueError(f"expected --styles (up to 9 of: {', '.join(model.style_names + sorted(model.presets))})")
     if len(names) > 9:
         raise ValueError(f"keys 1-9 pick styles, so --styles takes at most 9 names, got {len(names)}")
-    vectors = [style_vector(n, model) for n in names]
-    cfg = stylize_config(args)
-    cfg.batch_size = 1
-    step = StreamStylizer(model.net, cfg, temporal_config(args), onnx=onnx_for(model))
-    state = ControlState(strength=args.strength, preserve_color=args.preserve_color,
-                         temporal=args.temporal > 0, side_by_side=args.side_by_side, overlay=not args.no_overlay)
-    controls = Controls(StyleMix(vectors, morph_s=args.morph_s), state)
-    opts = LiveOptions(max_side_px=args.max_side, record_path=args.record, max_frames=args.max_frames,
-                       duration_s=args.duration, snapshot_dir=args.snapshot_dir, style_names=names,
-                       target_fps=args.target_fps)
-    info(f"network: {os.path.basename(model.path)} ({step.stylizer.backend})")
+    show = not args.no_window
+    if show:  # before anything loads: without a display OpenCV's window aborts the process
+        problem = display_problem()
+        if problem and not (args.record or args.stream or args.virtual_camera):
+            raise ValueError(f"{problem}, so no preview window can open; pass --no-window with --record FILE, "
+                             "--stream URL or --virtual-camera")
+        if problem:
+            info(f"{problem}: running without a preview window")
+            show = False
+    # the camera next, then the network: a missing camera is said at once, not after the model loads
     with LiveSource(args.camera, size=args.size, fps=args.fps, loop=args.loop) as source:
         cam = source.info
-        info(f"capturing {cam.source}: {cam.width}x{cam.height} at {cam.fps:.1f} fps"
-             + (" (file played as a live camera)" if cam.is_file else "")
-             + (f"; asked for {args.size[0]}x{args.size[1]}" if args.size and (cam.width, cam.height) != tuple(args.size) else ""))
+        model = load_live_model(args, names)
+        if not names:
+            raise ValueError(f"expected --styles (up to 9 of: {', '.join(model.style_names + sorted(model.presets))})")
+        vectors = [style_vector(n, model) for n in names]
+        cfg = stylize_config(args)
+        cfg.batch_size = 1
+        step = StreamStylizer.for_model(model, cfg, temporal_config(args))
+        state = ControlState(strength=args.strength, preserve_color=args.preserve_color,
+                             temporal=args.temporal > 0, side_by_side=args.side_by_side, overlay=not args.no_overlay)
+        controls = Controls(StyleMix(vectors, morph_s=args.morph_s), state)
+        opts = LiveOptions(max_side_px=args.max_side, record_path=args.record, max_frames=args.max_frames,
+                           duration_s=args.duration, snapshot_dir=args.snapshot_dir, style_names=names,
+                           target_fps=args.target_fps)
         w, h = fit_size(cam.width, cam.height, max_side_px=args.max_side, even=True)
         if args.target_fps is None:  # default: keep up with the camera (up to 24 fps: live.DEFAULT_TARGET_FPS_CAP)
             opts.target_fps = default_target_fps(cam.fps)
@@ -73,8 +79,13 @@ def run(args) -> int:
             for out in outputs:
                 out.close()
             raise
+        # said once every input and output is open: bad input stays one line
+        info(f"network: {os.path.basename(model.path)} ({step.backend})")
+        info(f"capturing {cam.source}: {cam.width}x{cam.height} at {cam.fps:.1f} fps"
+             + (" (file played as a live camera)" if cam.is_file else "")
+             + (f"; asked for {args.size[0]}x{args.size[1]}" if args.size and (cam.width, cam.height) != tuple(args.size) else ""))
         t0 = time.monotonic()
-        stats = run_live(source, step, controls, opts, window=None if args.no_window else WindowSink(),
+        stats = run_live(source, step, controls, opts, window=WindowSink() if show else None,
                          recorder=Recorder(overwrite=args.overwrite), outputs=outputs, scripted_keys=keys)
     for path in stats.snapshots:
         info(f"snapshot {path}")
