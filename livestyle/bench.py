@@ -85,6 +85,25 @@ def _onnx_runner(net: StyleNet, threads: int):
 MODES = ("eager", "channels_last", "bf16", "compile", "compile+bf16", "onnxruntime")  # what time_network runs
 
 
+def video_mode(device: str = "cpu") -> str:
+    """The mode `livestyle video` runs a shipped model in on this machine (stylize.Stylizer's choice with its
+    defaults, for a clip too short for compiling to pay): ONNX Runtime on a CPU without native bf16, bf16 on
+    one with it, eager elsewhere (CUDA)."""
+    from .device import fast_bf16, resolve_device
+    dev = resolve_device(device)
+    if dev.type != "cpu":
+        return "eager"
+    if fast_bf16(dev):
+        return "bf16"
+    from . import ortnet
+    return "onnxruntime" if ortnet.available() else "eager"
+
+
+def resolve_modes(modes: list[str], device: str = "cpu") -> list[str]:
+    """"auto" -> video_mode(); the others as they are, each once."""
+    return list(dict.fromkeys(video_mode(device) if m == "auto" else m for m in modes))
+
+
 def prepare(net: StyleNet, mode: str, device: torch.device):
     """The callable to time for a torch mode; compile modes compile on their first call."""
     net = net.to(device).eval()
@@ -182,31 +201,36 @@ def summarize(rows, resolutions, modes, ref_modes) -> list[dict]:
 
 
 def end_to_end(clip: str, cfg: NetConfig, *, device: str = "cpu", max_side_px: int | None = 640,
-               temporal: float = 0.6, batch_size: int = 1, warm_compile: bool = True, runs: int = 3,
-               pipelined: bool = False, preset: str | None = None) -> dict:
-    """Decode, stylize (+ temporal coherence) and encode `clip` exactly as `livestyle video` does, with a
-    random-weight network of `cfg` (timing only), to a temporary file, `runs` times; the run with the
-    median fps is reported. The network is compiled for the clip's size first (as a long video
-    amortises it), so the numbers are the steady state. With `pipelined`, decode and encode run in
-    their own threads and their shares overlap the network's (they are busy time, not wall time)."""
+               temporal: float = 0.6, batch_size: int = 1, warm_compile: bool = False, runs: int = 3,
+               pipelined: bool = False, preset: str | None = None, model_path: str | None = None) -> dict:
+    """Decode, stylize (+ temporal coherence) and encode `clip` as `livestyle video` does, to a temporary
+    file, `runs` times; the run with the median fps is reported. With `model_path` the frame step is exactly
+    `video`'s (StreamStylizer.for_model with its defaults: the same runtime); else a random-weight network of
+    `cfg` (timing only), compiled for the clip's size first with `warm_compile`. With `pipelined`, decode
+    and encode run in their own threads and their shares overlap the network's (busy time, not wall time)."""
     import tempfile
 
     from .config import StylizeConfig, TemporalConfig, VideoConfig
+    from .modelfile import load_stylenet
     from .sources import VideoFileSource
     from .stylize import StreamStylizer
     from .transcode import stylize_video
 
     torch.manual_seed(0)
-    net = StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 2}))
-    scfg = StylizeConfig(device=device, max_side_px=max_side_px, batch_size=batch_size,
-                         compile="on" if warm_compile else "off")
     tcfg = TemporalConfig(weight=temporal) if temporal > 0 else None
-    step = StreamStylizer(net, scfg, tcfg)
+    if model_path:
+        step = StreamStylizer.for_model(load_stylenet(model_path, device=device),
+                                        StylizeConfig(device=device, max_side_px=max_side_px), tcfg)
+    else:
+        step = StreamStylizer(StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 2})),
+                              StylizeConfig(device=device, max_side_px=max_side_px, batch_size=batch_size,
+                                            compile="on" if warm_compile else "off"), tcfg)
     with VideoFileSource(clip, max_side_px=max_side_px, even=True) as src:
         width, height = src.width, src.height
-    if warm_compile:
+    if warm_compile and not model_path:
         step.warm_up(width, height, batch=batch_size)
-    mix = torch.tensor([0.5, 0.5])
+    n = step.n_styles
+    mix = torch.full((n,), 1.0 / n) if n <= 2 else torch.eye(n)[0]
     results = []
     for _ in range(runs):
         step.reset()
@@ -219,7 +243,8 @@ def end_to_end(clip: str, cfg: NetConfig, *, device: str = "cpu", max_side_px: i
         network_s = s.network_s - temporal_s
         total = s.seconds
         results.append({
-            "clip": os.path.basename(clip), "resolution": f"{s.width}x{s.height}", "frames": s.frames,
+            "clip": os.path.basename(clip), "model": os.path.basename(model_path) if model_path else "random",
+            "backend": step.backend, "resolution": f"{s.width}x{s.height}", "frames": s.frames,
             "fps": round(s.fps, 2), "seconds": round(total, 2), "temporal": temporal, "pipelined": pipelined,
             "preset": preset or VideoConfig().preset,
             "decode_share": round(s.decode_s / total, 3), "network_share": round(network_s / total, 3),

@@ -46,3 +46,15 @@ def test_the_api_runs_the_runtime_the_cli_runs(bf16, tmp_path, monkeypatch, caps
     want = "torch" if bf16 else "onnxruntime"
     assert (cli_backend, model._image_step.backend, steps[0].backend) == (want, want, want)
     assert model.file.path == str(default_model_path())
+
+
+@pytest.mark.parametrize("bf16", [False, True], ids=["cpu-without-bf16", "cpu-with-bf16"])
+def test_bench_times_the_runtime_video_runs(bf16, tmp_path, monkeypatch):
+    from livestyle import bench
+
+    monkeypatch.setattr("livestyle.stylize.fast_bf16", lambda device: bf16)
+    monkeypatch.setattr("livestyle.device.fast_bf16", lambda device: bf16)
+    assert bench.resolve_modes(["auto"]) == ["bf16" if bf16 else "onnxruntime"]
+    clip = _clip(tmp_path / "in.mp4")
+    row = bench.end_to_end(str(clip), None, model_path=str(default_model_path()), runs=1, max_side_px=96)
+    assert row["backend"] == ("torch" if bf16 else "onnxruntime") and row["frames"] == 4

@@ -19,16 +19,24 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
-    cfg = parse_arch(args.arch)
+    model_path = None  # the end-to-end timing runs this model file through video's own frame step
+    if args.arch == "shipped":
+        from ..modelfile import default_model_path, read_model_info
+        model_path = str(default_model_path())
+        cfg = read_model_info(model_path)[0]
+    else:
+        cfg = parse_arch(args.arch)
     if args.clip and not args.no_e2e and not os.path.isfile(args.clip):  # before minutes of timing
         raise FileNotFoundError(f"--clip: input not found: {args.clip}")
     resolutions = args.resolution or [(640, 360)]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     ref_modes = tuple(m.strip() for m in args.reference_modes.split(",") if m.strip())
     for flag, asked in (("--modes", modes), ("--reference-modes", ref_modes)):
-        unknown = [m for m in asked if m not in bench.MODES]
+        unknown = [m for m in asked if m not in ("auto", *bench.MODES)]
         if unknown or not asked:
-            raise ValueError(f"{flag}: expected a comma list of {', '.join(bench.MODES)}, got {unknown or 'none'}")
+            raise ValueError(f"{flag}: expected a comma list of auto, {', '.join(bench.MODES)}, "
+                             f"got {unknown or 'none'}")
+    modes, ref_modes = bench.resolve_modes(modes, args.device), tuple(bench.resolve_modes(list(ref_modes), args.device))
     busy = bench.busy_cores()  # said once the options are known to be good: bad input stays one line
     if busy > 0.5:
         warn(f"{busy:.1f} of {os.cpu_count() or 1} cores are busy with other work: timings will be slow and noisy")
@@ -45,14 +53,14 @@ def run(args) -> int:
             say(f"end to end on {clip} at max side {side} (decode, stylize, temporal {args.temporal}, encode), "
                 f"{args.e2e_runs} run(s)")
             e2e.append(bench.end_to_end(clip, cfg, device=args.device, max_side_px=side, temporal=args.temporal,
-                                        runs=args.e2e_runs, pipelined=args.pipeline,
+                                        runs=args.e2e_runs, pipelined=args.pipeline, model_path=model_path,
                                         warm_compile=any("compile" in m for m in modes)))
     if clip and not args.no_e2e and args.load:
         side = args.e2e_max_side[0]
         say(f"end to end at max side {side} with {args.load} busy-loop process(es)")
         with bench.busy_load(args.load):
             loaded = bench.end_to_end(clip, cfg, device=args.device, max_side_px=side, temporal=args.temporal,
-                                      runs=args.e2e_runs, pipelined=args.pipeline,
+                                      runs=args.e2e_runs, pipelined=args.pipeline, model_path=model_path,
                                       warm_compile=any("compile" in m for m in modes))
         e2e.append({**loaded, "load": args.load})
     live_runs = {}
@@ -87,7 +95,7 @@ def run(args) -> int:
         print(f"{s['resolution']}: livestyle {s['livestyle_fps']:.1f} fps ({s['livestyle_mode']}) vs reference "
               f"{s['reference_fps']:.1f} fps ({s['reference_mode']}): {s['ratio']:.1f}x")
     for e in e2e:
-        print(f"end to end {e['clip']} {e['resolution']}{' with load ' + str(e['load']) if e.get('load') else ''}: {e['fps']:.1f} fps over {e['frames']} frames, median of "
+        print(f"end to end {e['clip']} {e['resolution']} ({e['model']}, {e['backend']}){' with load ' + str(e['load']) if e.get('load') else ''}: {e['fps']:.1f} fps over {e['frames']} frames, median of "
               f"{e['runs']} (network {e['network_ms_per_frame']:.1f} ms/frame, temporal {e['temporal_ms_per_frame']:.1f} "
               f"ms/frame; decode and encode busy {e['decode_share']:.0%} and {e['encode_share']:.0%} of the time"
               f"{', in their own threads' if e['pipelined'] else ''})")
@@ -105,13 +113,16 @@ def run(args) -> int:
 def add_parser(sub) -> None:
     from ..config import TemporalConfig  # dataclasses only: cheap to import
     s = sub.add_parser("bench", help="time livestyle's network against the reference in the same run")
-    s.add_argument("--arch", default="fast", help="network to time: fast (the full shipped one), live (the webcam's), faster, johnson, or key=value,...")
+    s.add_argument("--arch", default="shipped", help="network to time: shipped (default: the shipped model's "
+                   "network, and end to end the model itself through `video`'s frame step), one, fast, live, "
+                   "faster, johnson, or key=value,... (random weights)")
     s.add_argument("--resolution", type=parse_size, action="append", metavar="WxH",
                    help="frame size (repeatable; default 640x360)")
-    s.add_argument("--modes", default="compile+bf16", help="comma list of eager, channels_last, bf16, compile, "
-                   "compile+bf16, onnxruntime (default compile+bf16, what `livestyle video` uses on this kind of "
-                   "CPU; onnxruntime needs pip install -e '.[dev]')")
-    s.add_argument("--reference-modes", default="eager", help="modes for the reference network (default eager)")
+    s.add_argument("--modes", default="auto", help="comma list of auto, eager, channels_last, bf16, compile, "
+                   "compile+bf16, onnxruntime (default auto: the runtime `livestyle video` picks on this machine, "
+                   "ONNX Runtime on a CPU without native bf16, bf16 on one with it)")
+    s.add_argument("--reference-modes", default="auto", help="modes for the Johnson et al. reference network "
+                   "(default auto, the same runtime as ours)")
     s.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per row (median reported)")
     s.add_argument("--runs", type=positive_int, default=1, help="repeat the whole table (medians across runs)")
     s.add_argument("--clip", metavar="VIDEO", help="clip for the end-to-end timing (decode, stylize, temporal "
