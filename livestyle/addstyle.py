@@ -29,11 +29,12 @@ from .frames import frames_to_tensor
 from .images import encode_image, read_image
 from .losses import gram_distance, gram_matrix
 from .modelfile import DEFAULT_MODEL_NAME, default_model_path, load_stylenet, user_weights_dir
+from .bundled import demo_clip
 
 log = logging.getLogger(__name__)
 
 MIN_SIDE_PX = 64  # a smaller painting has no strokes to learn
-DEMO_CLIP = Path(__file__).resolve().parent.parent / "samples" / "demo.mp4"
+DEMO_CLIP = demo_clip()
 SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "cat", "hubble_deep_field", "immunohistochemistry")
 
 
@@ -117,11 +118,12 @@ def plan(cfg: AddStyleConfig) -> tuple[TrainConfig, dict]:
     """The TrainConfig that adds the style, checked before any training; and what was chosen (name,
     base model, output, content, closest style) for the CLI to say."""
     from .device import resolve_device
-    from .vgg import load_vgg
+    from .vgg import check_available as check_vgg_available, load_vgg
 
     started = cfg.started_at or time.time()
     shipped = _shipped_recipe()
     name = check_style_name((cfg.name or style_name(cfg.painting)).strip().lower(), what="--name")
+    check_vgg_available(cfg.vgg)  # before anything is written (the built-in photos, the user folder)
     painting = read_image(cfg.painting, what="painting")
     if min(painting.shape[:2]) < MIN_SIDE_PX:
         raise ValueError(f"painting {cfg.painting} is {painting.shape[1]}x{painting.shape[0]}; expected at least "

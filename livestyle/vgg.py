@@ -18,10 +18,14 @@ at relu4_3 too).
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 from collections import namedtuple
 from dataclasses import dataclass
+
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -39,9 +43,41 @@ _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 ENV_VAR = "LIVESTYLE_VGG"
-WHERE_TO_GET = ("pass --vgg PATH (a VGG16/19 `features` state dict in torchvision's key layout, e.g. "
-                "../shared/data/vgg/vgg16-caffe-features-fp16.pth) or set LIVESTYLE_VGG=PATH, "
-                "or run once online so torchvision caches its VGG16_Weights in ~/.cache/torch/hub")
+TORCHVISION_FILES = {"vgg16": "vgg16-397923af.pth", "vgg19": "vgg19-dcbb9e9d.pth"}  # torchvision's ImageNet weights
+
+
+def torchvision_cache(arch: str = "vgg16") -> Path:
+    """Where torchvision keeps (and looks for) its published weights file for `arch`."""
+    import torch.hub
+    return Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILES[arch]
+
+
+def where_to_get(arch: str = "vgg16") -> str:
+    return (f"put torchvision's {TORCHVISION_FILES[arch]} in {torchvision_cache(arch).parent} (torchvision downloads "
+            f"it there when online), or pass --vgg PATH / set {ENV_VAR}=PATH to a VGG16 or VGG19 `features` "
+            "state dict in torchvision's key layout (a .pth file; caffe or torchvision input convention)")
+
+
+WHERE_TO_GET = where_to_get()
+
+
+def check_available(path: str | None = None, arch: str = "vgg16") -> None:
+    """Before any work that needs VGG: a local file that exists, or torchvision's weights cached, or a
+    download that works (tried now, quietly). One line naming every way to provide it when none does."""
+    path = path or os.environ.get(ENV_VAR) or None
+    if path:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"VGG weights not found: {path}; {where_to_get(arch)}")
+        return
+    if torchvision_cache(arch).is_file():
+        return
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            # torch.hub's "Downloading ..." line (stdout) and progress bar (stderr)
+            _torchvision_weights(arch)
+    except Exception as e:
+        reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise RuntimeError(f"no VGG16 weights for the perceptual loss (offline? {reason}): {where_to_get(arch)}") from None
 
 
 def layer_names(arch: str) -> list[str]:

@@ -462,3 +462,18 @@ def test_the_python_api_names_the_argument_it_refuses(call, kwargs, exc, names, 
             model.stylize_video(files["clip"], out, styles, **kwargs)
     assert names in str(caught.value)
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_add_style_offline_without_vgg_says_how_to_get_it_before_writing_anything(files, tmp_path):
+    home, user = tmp_path / "home", tmp_path / "user-models"
+    env = {k: v for k, v in os.environ.items() if k not in ("LIVESTYLE_VGG", "TORCH_HOME", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), LIVESTYLE_WEIGHTS_DIR=str(user), https_proxy="http://127.0.0.1:9",
+               HTTPS_PROXY="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
+    done = subprocess.run([sys.executable, "-m", "livestyle", "add-style", str(files["style"]), "--name", "mine",
+                           "--into", files["model"]], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    line = done.stderr
+    assert "vgg16-397923af.pth" in line and "--vgg PATH" in line and "LIVESTYLE_VGG" in line
+    assert str(home / ".cache" / "torch" / "hub" / "checkpoints") in line  # where torchvision looks
+    assert "shared/data" not in line  # never a path of this repository's research data
+    assert not user.exists()  # nothing written: no user model folder, no built-in photos

@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parent.parent / "livestyle"
 NETWORK = {"model", "losses", "vgg", "motion", "config", "device"}
 IO_LIBS = {"cv2", "av", "PIL", "pyvirtualcam"}
 IO_MODULES = {"sources", "sinks", "capture", "images", "io_threads", "atomic", "transcode", "live"}
-NO_TORCH = {"sources", "sinks", "capture", "images", "io_threads", "atomic", "keys"}
+NO_TORCH = {"sources", "sinks", "capture", "images", "io_threads", "atomic", "keys", "grid", "checks", "bundled"}
 
 
 def module_name(path: Path) -> str:

@@ -22,6 +22,7 @@ def test_a_wheel_holds_the_model_and_stylizes_from_any_folder(tmp_path):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "livestyle", src / "livestyle", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "weights", src / "weights")  # with wip/ when a training run is under way
+    shutil.copytree(ROOT / "samples", src / "samples")
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                             "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr[-2000:]
@@ -32,6 +33,8 @@ def test_a_wheel_holds_the_model_and_stylizes_from_any_folder(tmp_path):
     assert {"livestyle/shipped/livestyle_live.safetensors", "livestyle/shipped/livestyle_live.onnx",
             "livestyle/shipped/livestyle.onnx"} <= set(names)
     assert not [n for n in names if "/wip/" in n]  # a training run's checkpoint never ships
+    assert "livestyle/samples/demo.mp4" in names  # the demo clip: add-style's built-in photos come from it
+    assert not [n for n in names if n.startswith("livestyle/samples/") and not n.endswith("demo.mp4")]
 
     target = tmp_path / "site"
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
@@ -49,3 +52,9 @@ def test_a_wheel_holds_the_model_and_stylizes_from_any_folder(tmp_path):
     module, model, shape = ran.stdout.split(" ", 2)
     assert module.startswith(str(target)) and model.startswith(str(target / "livestyle" / "shipped"))
     assert shape.strip() == "(40, 56, 3)"
+    # add-style's built-in photos, from the wheel alone (no checkout, no scikit-image needed)
+    script = ("import sys; from pathlib import Path; from livestyle.addstyle import default_content; "
+              "print(len(list(Path(default_content(Path(sys.argv[1]))).iterdir())))")
+    ran = subprocess.run([sys.executable, "-c", script, str(tmp_path / "content")], cwd=elsewhere, capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert ran.returncode == 0 and int(ran.stdout) >= 20, ran.stderr[-2000:]

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..atomic import check_output_path
+from ..bundled import demo_clip
 
 EXIT_USAGE = 2
 
@@ -16,7 +17,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-DEMO_CLIP = Path(__file__).resolve().parent.parent.parent / "samples" / "demo.mp4"
+DEMO_CLIP = demo_clip()
 
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")

@@ -17,20 +17,15 @@ mkdir -p runs/levers
 for name in "$@"; do
   case $name in
     fast)         opts="--arch fast" ;;  # the shipped network: nearest x2 + conv, full-resolution head and tail
-    one16)        opts="--arch $ONE" ;;  # bilinear x2 + conv, stride-2 head, one conv at full size, zero padding
-    one16_shift)  opts="--arch $ONE --shift-weight 100" ;;
-    one16_shift300) opts="--arch $ONE --shift-weight 300" ;;
-    one8_shift)   opts="--arch $ONE,base_width=8 --shift-weight 100" ;;
-    one12_shift)  opts="--arch $ONE,base_width=12 --shift-weight 100" ;;
-    # the chosen network (model.ARCHS["one"]: reflection padding, 8/32/64 channels, dense blocks)
-    one)          opts="--arch one" ;;
-    one_shift)    opts="--arch one --shift-weight 300" ;;
-    one_shift_lr3) opts="--arch one --shift-weight 300 --lr 3e-3 --warmup-steps 40" ;;
-    one_skip_shift) opts="--arch one,skips=1 --shift-weight 300" ;;
-    one_skip_shift_s4) opts="--arch one,skips=1 --shift-weight 300 --style-weight 4" ;;
-    one_skip_shift_s8) opts="--arch one,skips=1 --shift-weight 300 --style-weight 8" ;;
-    one_shift1000) opts="--arch one --shift-weight 1000" ;;
-    one_shift_s3) opts="--arch one --shift-weight 300 --style-weight 3" ;;
+    one16_shift)  opts="--arch $ONE --shift-weight 100" ;;  # bilinear x2 + conv, stride-2 head, zero padding
+    # the one network (model.ARCHS["one"]: reflection padding, 8/32/64 channels, dense blocks), first
+    # without its U-Net skips, then with them (as it ships)
+    one)          opts="--arch one,skips=0" ;;
+    one_shift)    opts="--arch one,skips=0 --shift-weight 300" ;;
+    one_shift_lr3) opts="--arch one,skips=0 --shift-weight 300 --lr 3e-3 --warmup-steps 40" ;;
+    one_skip_shift) opts="--arch one --shift-weight 300" ;;
+    one_skip_shift_s4) opts="--arch one --shift-weight 300 --style-weight 4" ;;
+    one_skip_shift_s8) opts="--arch one --shift-weight 300 --style-weight 8" ;;
     *) echo "unknown experiment $name" >&2; exit 2 ;;
   esac
   # shellcheck disable=SC2086
