@@ -6,7 +6,7 @@
     out = model.stylize(image, "monet:0.7,vangogh:0.3", strength=0.8)   # uint8 (H, W, 3) RGB in and out
     model.stylize_video("in.mp4", "out.mp4", styles="monet")
 
-The pieces underneath (weights.load_stylenet, stylize.StreamStylizer, transcode.stylize_video, ...)
+The pieces underneath (modelfile.load_stylenet, stylize.StreamStylizer, transcode.stylize_video, ...)
 stay importable for anything this does not cover.
 """
 from __future__ import annotations

@@ -11,7 +11,7 @@ A checkpoint is a `torch.save`d dict of tensors and plain Python values only, so
   styles     [{"name", "source", "path"}] of every style in the net (base styles first)
   n_base_styles   styles that came from --base (frozen)
 
-The finished model is not a checkpoint: it is the safetensors file written by weights.save_stylenet.
+The finished model is not a checkpoint: it is the safetensors file written by modelfile.save_stylenet.
 Checkpoints are written to a temporary file in the same folder and renamed over the old one, so a
 crash or a full disk while saving leaves the previous checkpoint intact.
 """

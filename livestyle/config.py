@@ -49,7 +49,7 @@ class StylizeConfig:
     max_side_px: int | None = None  # resize so the longest side is at most this (None: keep)
     size: tuple[int, int] | None = None  # exact (width, height) output size; overrides max_side_px
     threads: int | None = None  # torch CPU threads (None: torch's default)
-    precision: str = "auto"  # "auto": bf16 autocast on CPUs with AVX-512/AMX, fp16 on CUDA; "fp32": none
+    precision: str = "auto"  # "auto": a bf16 copy of the network on CPUs with AVX-512/AMX, fp16 on CUDA; "fp32": none
     compile: str = "auto"  # "auto": torch.compile before the first frame where it pays (a video of >= 600
     #   frames, frames >= 128x128), else eager; "on": compile each frame size before its first frame; "off": eager
     backend: str = "auto"  # "auto": ONNX Runtime on a CPU when the model comes with a matching ONNX export
@@ -67,7 +67,7 @@ class VideoConfig:
     #   not better pictures; veryfast keeps the encoder a small share of a real-time pipeline
     pix_fmt: str = "yuv420p"  # plays everywhere; needs even width and height
     overwrite: bool = False  # refuse an existing output unless True
-    pipelined: bool = False  # decode and encode in threads beside the network (pipeline.py). Off by default:
+    pipelined: bool = False  # decode and encode in threads beside the network (transcode.py). Off by default:
     #   on the 2-core CPU the threads slow the network's OpenMP threads more than they overlap
     #   (sam2_cups at 640x360: 21.2 fps pipelined vs 23.0 inline); try --pipeline with more cores
 
@@ -96,7 +96,7 @@ class TrainConfig:
     style_sources: dict[str, str] = field(default_factory=dict)  # name -> one line (artist, title, year);
     #   default: the file name
     content_dir: str = ""  # folder of training photos
-    out: str = "model.safetensors"  # finished model (safetensors, weights.save_stylenet)
+    out: str = "model.safetensors"  # finished model (safetensors, modelfile.save_stylenet)
     overwrite: bool = False  # replace an existing `out` (a resumed run may always replace its own)
     checkpoint_dir: str | None = None  # default: "<out without suffix>.ckpt/" beside the output
     resume: str | None = None  # checkpoint file or folder to continue from

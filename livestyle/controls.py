@@ -72,9 +72,6 @@ class StyleMix:
         a = smoothstep((self.clock() - self._t0) / self._duration)
         return (1 - a) * self._start + a * self._target
 
-    def morphing(self) -> bool:
-        return self._duration > 0 and self.clock() - self._t0 < self._duration
-
     def model_mix(self) -> torch.Tensor:
         w = self.weights()
         return sum(w[k] * self.style_vectors[k] for k in range(self.n))

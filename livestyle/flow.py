@@ -38,7 +38,7 @@ BACKENDS = ("auto", "dis", "raft", "raft_large")
 FLO_TAG = 202021.25  # Middlebury .flo magic number
 
 
-MIN_FLOW_SIDE = 32  # px a side at least, of what the flow compares (FlowEstimator.prepare says why)
+MIN_FLOW_SIDE = 16  # px a side at least, of what the flow compares; 32 beside a side over 64 (FlowEstimator.prepare)
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
@@ -93,13 +93,13 @@ class FlowEstimator:
         img = frame if self._raft is not None else to_gray(frame)
         h, w = frame.shape[:2]
         scale = min(self.scale, self.max_width / w) if self.max_width else self.scale
-        # OpenCV's DIS refuses sides under 12 px and crashes (segfault, opencv-python 4.x/5.x) on pictures
-        # thinner than about 1:8 or under 32 px a side (256x16, 96x12, 24x400 did; 32x256, 240x1920 did
-        # not): tiny frames are enlarged, and thin ones (15000x10 shrunk to 1920x1) stretched on their short
-        # side, to at least MIN_FLOW_SIDE and 1/8 of the long side; resize_flow turns the vectors back into
-        # the frame's pixels on each axis
+        # OpenCV's DIS refuses sides under 12 px and crashes (a segfault, opencv-python 5.1) on a side under
+        # 16 px, or under 32 px when the other side is over 64 (12x40, 16x96, 22x128, 24x400 and 256x16
+        # crashed; 16x64, 24x32, 32x600 and 40x1000 did not): tiny frames are enlarged, and thin ones
+        # (15000x10 shrunk to 1920x1) stretched on their short side; resize_flow turns the vectors back
+        # into the frame's pixels on each axis
         sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
-        short = max(MIN_FLOW_SIDE, -(-max(sw, sh) // 8))
+        short = MIN_FLOW_SIDE if max(sw, sh) <= 4 * MIN_FLOW_SIDE else 2 * MIN_FLOW_SIDE
         size = (max(sw, short), max(sh, short))
         if size == (w, h):
             return img
@@ -126,19 +126,6 @@ class FlowEstimator:
         flow_to_prev, _ = self.flows_between(self.prepare(prev_frame), self.prepare(cur_frame))
         h, w = cur_frame.shape[:2]
         return resize_flow(flow_to_prev, w, h)  # (H, W, 2)
-
-
-_estimators: dict[tuple, FlowEstimator] = {}
-
-
-def estimate_flow(prev_frame: np.ndarray, cur_frame: np.ndarray, *, backend: str = "dis",
-                  preset: str = "ultrafast", scale: float = 0.5) -> np.ndarray:
-    """flow_to_prev float32 (H, W, 2), pixels (dx, dy), at the frames' full size: cur(p) ~ prev(p + flow(p)).
-    Keeps one estimator per option set; use `FlowEstimator` directly to hold one yourself."""
-    key = (backend, preset, scale)
-    if key not in _estimators:
-        _estimators[key] = FlowEstimator(backend=backend, preset=preset, scale=scale)
-    return _estimators[key](prev_frame, cur_frame)
 
 
 # ---- warping ----------------------------------------------------------------------------------
@@ -288,13 +275,6 @@ def read_flo(path: str | os.PathLike) -> np.ndarray:
     if len(data) != 12 + 8 * w * h:
         raise ValueError(f"{path}: expected {12 + 8 * w * h} bytes for a {w}x{h} flow, got {len(data)}")
     return np.frombuffer(data[12:], "<f4").reshape(h, w, 2).copy()
-
-
-def write_flo(path: str | os.PathLike, flow: np.ndarray) -> None:
-    h, w = flow.shape[:2]
-    with open(path, "wb") as f:
-        f.write(np.array([FLO_TAG], "<f4").tobytes() + np.array([w, h], "<i4").tobytes())
-        f.write(np.ascontiguousarray(flow, "<f4").tobytes())
 
 
 def endpoint_error(flow: np.ndarray, flow_true: np.ndarray) -> float:

@@ -1,7 +1,7 @@
 """`livestyle video`: decode a file, stylize frames in batches, encode, carry the audio along.
 
 With VideoConfig.pipelined (`--pipeline`), decoding and encoding run in their own threads beside the
-network (pipeline.py); off by default because on 2 cores that measured slower than taking turns.
+network (VideoConfig.pipelined); off by default because on 2 cores that measured slower than taking turns.
 
 `stylize_video` runs a StreamStylizer (stylize.py) over the clip. Underneath, `transcode` takes any
 callback `process(frames, times_s) -> frames` (Gatys video passes its own), always called with consecutive

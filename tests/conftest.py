@@ -73,3 +73,12 @@ def random_vgg_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("vgg") / "vgg16-caffe-random.pth"
     torch.save({f"features.{k}": v.half() for k, v in vgg.features.state_dict().items()}, path)
     return path
+
+
+def write_flo(path, flow) -> None:
+    """A Middlebury .flo file (what Sintel's ground truth comes as), for the readers' tests."""
+    import numpy as np
+    h, w = flow.shape[:2]
+    with open(path, "wb") as f:
+        f.write(np.array([202021.25], "<f4").tobytes() + np.array([w, h], "<i4").tobytes())
+        f.write(np.ascontiguousarray(flow, "<f4").tobytes())

@@ -7,8 +7,9 @@ import torch
 
 from conftest import shared_path
 from livestyle import flow as flow_mod
-from livestyle.flow import (FlowEstimator, endpoint_error, estimate_flow, occlusion_mask, read_flo, resize_flow,
-                            temporal_loss, warp, warp_tensor, write_flo)
+from livestyle.flow import (FlowEstimator, endpoint_error, occlusion_mask, read_flo, resize_flow, temporal_loss, warp,
+                            warp_tensor)
+from conftest import write_flo
 
 
 def texture(h: int, w: int, seed: int, sigma: float = 2.0) -> np.ndarray:
@@ -71,7 +72,7 @@ def test_dis_recovers_a_known_translation_within_a_pixel(scale):
     prev = texture(96, 128, 0)
     shift = np.float32([[1, 0, 2.5], [0, 1, -1.5]])  # cur(p) = prev(p - (2.5, -1.5))
     cur = cv2.warpAffine(prev, shift, (128, 96), borderMode=cv2.BORDER_REFLECT)
-    flow_to_prev = estimate_flow(prev, cur, scale=scale)
+    flow_to_prev = FlowEstimator(preset="ultrafast", scale=scale)(prev, cur)
     assert flow_to_prev.shape == (96, 128, 2) and flow_to_prev.dtype == np.float32
     inner = flow_to_prev[10:-10, 10:-10]
     err = np.linalg.norm(inner - np.array([-2.5, 1.5], np.float32), axis=2)
@@ -131,7 +132,7 @@ def test_bad_options_are_refused():
     with pytest.raises(ValueError, match=r"expected flow scale in \(0, 1\], got 2"):
         FlowEstimator(scale=2)
     with pytest.raises(ValueError, match="expected two frames of one size"):
-        estimate_flow(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8))
+        FlowEstimator()(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8))
 
 
 def test_raft_without_its_weights_says_what_to_do(monkeypatch):
@@ -173,9 +174,9 @@ def test_dis_follows_sintel_alley_1_motion():
     gt = resize_flow(gt, 640, 272)
     cur = warp(prev, gt)
     assert endpoint_error(np.zeros_like(gt), gt) > 1.9  # the motion is real: zero flow is 2 px off
-    epe = endpoint_error(estimate_flow(prev, cur), gt)  # measured 0.81 px
+    epe = endpoint_error(FlowEstimator()(prev, cur), gt)  # measured 0.81 px
     assert epe < 1.0, f"DIS ultrafast at half size: EPE {epe:.2f} px on Sintel motion at 640x272"
-    epe = endpoint_error(estimate_flow(prev, cur, scale=1.0), gt)  # measured 0.46 px
+    epe = endpoint_error(FlowEstimator(scale=1.0)(prev, cur), gt)  # measured 0.46 px
     assert epe < 0.6, f"DIS ultrafast at full size: EPE {epe:.2f} px on Sintel motion at 640x272"
 
 

@@ -248,7 +248,7 @@ def test_gatys_cli_starts_from_a_livestyle_network_with_init_net(images, random_
 @pytest.mark.parametrize("args, message", [
     (["{content}", "{tmp}/missing.jpg", "{tmp}/o.png"], "style image not found: .*missing.jpg"),
     (["{content}", "{style}", "{tmp}/o.png", "--init", "photo"], "invalid choice: 'photo'"),
-    (["{content}", "{style}", "{style}"], "exists; pass --overwrite"),
+    (["{content}", "{style}", "{style}"], "never writes over what it reads"),
     (["{content}", "{style}", "{tmp}/o.png", "--init", "net"], "--init net needs --weights FILE"),
     (["{content}", "{style},{style}", "{tmp}/o.png", "--style-weights", "1"], "--style-weights has 1 weights but 2"),
     (["{content}", "{style}", "{tmp}/o.xyz"], "cannot write images of type '.xyz'"),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from livestyle import cli
-from livestyle.flow import write_flo
+from conftest import write_flo
 from livestyle.metrics import gt_flows_for, read_frames, warping_error
 from test_flow import texture
 

@@ -349,7 +349,7 @@ def test_process_gets_consecutive_frames_with_times_and_progress_is_reported(cli
     assert seen_times == pytest.approx([i / FPS for i in range(N)])
     assert reports == [(5, N), (10, N), (15, N), (20, N), (24, N)]
     assert (s.frames, s.width, s.height, s.skipped_frames) == (N, W, H, 0)
-    assert s.fps > 0 and min(s.decode_s, s.network_s, s.encode_s) >= 0
+    assert s.fps > 0 and s.decode_s > 0 and s.network_s > 0 and s.encode_s > 0  # each share was measured
     assert max(s.decode_s, s.network_s, s.encode_s) <= s.seconds  # pipelined: the three overlap
 
 
