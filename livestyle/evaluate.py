@@ -32,7 +32,9 @@ import torch
 
 from .atomic import atomic_write_bytes, check_output_path
 from .data import list_images, load_style_image, read_name_list
-from .frames import frames_to_tensor, tensor_to_frame
+from .config import StylizeConfig
+from .frames import frames_to_tensor
+from .stylize import StreamStylizer
 from .grid import PERIODS, grid_scores
 from .images import decode_image, encode_image, fit_size, resize_frame
 from .losses import content_distance, gram_distance, gram_matrix
@@ -141,16 +143,38 @@ def _label(text: str, cell_px: int) -> np.ndarray:
     return strip
 
 
-def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None = None, limit: int | None = None,
-             holdout: str | None = None, max_side_px: int = 512, device: str = "auto", vgg: str | None = None,
-             vgg_convention: str | None = None, sheet: str | None = None, cell_px: int = 192,
-             gatys_photos: int = 0, gatys_iterations: int = 100, overwrite: bool = False, only: list[str] | None = None,
-             net_scale: float = 1.0, progress: Callable[[int, int], None] | None = None) -> list[StyleScore]:
-    """Score every style of the model (or those named in `only`) on the photos (only those named in the `holdout` list, when
-    given); optionally write a contact sheet (PNG/JPEG). With `gatys_photos`, the first that many photos
-    are also optimised per style with livestyle.gatys (coarse to fine, `gatys_iterations` at full size)
-    and scored the same way, as a reference. `progress(done, total)` after each photo. The sheet never
-    replaces one of the photos, nor any file without `overwrite`."""
+@dataclass
+class EvalConfig:
+    """`livestyle eval`: what to score, on which photos, and what to write."""
+
+    styles: dict[str, str] | None = None  # style name -> painting path (default: the model's training record)
+    only: list[str] | None = None  # score just these styles of the model
+    limit: int | None = None  # the first N photos
+    holdout: str | None = None  # only the photos named in this file (one a line): the set training left out
+    max_side_px: int = 512  # photos are scored at their own size, their longest side capped at this
+    net_scale: float = 1.0  # run the network on a copy shrunk by this a side and enlarge back (the live loop)
+    device: str = "auto"
+    vgg: str | None = None  # local VGG weights (else $LIVESTYLE_VGG, else torchvision's)
+    vgg_convention: str | None = None
+    sheet: str | None = None  # contact sheet to write (PNG/JPEG/WebP)
+    cell_px: int = 192
+    overwrite: bool = False  # replace an existing sheet
+    gatys_photos: int = 0  # also optimise the first N photos per style with Gatys et al. (a reference)
+    gatys_iterations: int = 100
+
+
+def evaluate(model_path: str, photos_dir: str, cfg: EvalConfig | None = None, *,
+             progress: Callable[[int, int], None] | None = None) -> list[StyleScore]:
+    """Score every style of the model (or those named in `cfg.only`) on the photos (only those named in the
+    `cfg.holdout` list, when given); optionally write a contact sheet. Every output goes through the frame
+    step `video` and `webcam` use (StreamStylizer.for_model; `cfg.net_scale` < 1 its smaller copy, as the
+    live loop shows it). With `gatys_photos`, the first that many photos are also optimised per style with
+    livestyle.gatys and scored the same way, as a reference. `progress(done, total)` after each photo.
+    The sheet never replaces one of the photos, nor any file without `overwrite`."""
+    cfg = cfg or EvalConfig()
+    styles, limit, holdout, max_side_px, device = cfg.styles, cfg.limit, cfg.holdout, cfg.max_side_px, cfg.device
+    vgg, vgg_convention, sheet, overwrite, only = cfg.vgg, cfg.vgg_convention, cfg.sheet, cfg.overwrite, cfg.only
+    gatys_photos, gatys_iterations, net_scale = cfg.gatys_photos, cfg.gatys_iterations, cfg.net_scale
     if not 0.0 < net_scale <= 1.0:
         raise ValueError(f"--net-scale: expected a fraction in (0, 1], got {net_scale:g}")
     dev = resolve_device(device)
@@ -175,6 +199,7 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
         check_output_path(sheet, overwrite=overwrite)
         if any(os.path.exists(sheet) and os.path.samefile(sheet, p) for p in photo_paths):
             raise ValueError(f"--sheet {sheet} is one of the photos being scored; livestyle never writes over its input")
+    step = StreamStylizer.for_model(model, StylizeConfig(device=str(dev), compile="off"))
     net_vgg = load_vgg(tuple(dict.fromkeys([*GRAM_LAYERS, CONTENT_LAYER])), path=vgg,
                        convention=vgg_convention).to(dev)
 
@@ -203,18 +228,18 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
             feats_x = net_vgg(x)
             row = [frame]
             for name in names:
-                y = _stylize_at(model.net, x, model.style_names.index(name), net_scale)
-                sums[name].add(measure(net_vgg(y), feats_x, painting_grams(name, side)))
-                row.append(tensor_to_frame(y))
-                sums[name].grids.append(grid_scores(row[-1]))
+                mix = torch.eye(model.net.n_styles)[model.style_names.index(name)]
+                styled = step([frame], mix, scale=net_scale)[0]  # uint8 RGB, as the commands write it
+                sums[name].add(measure(net_vgg(frames_to_tensor([styled], dev)), feats_x, painting_grams(name, side)))
+                row.append(styled)
+                sums[name].grids.append(grid_scores(styled))
         if gatys_used < gatys_photos:
             from .config import GatysConfig
             from .gatys import optimize
             gcfg = GatysConfig(max_side_px=side, iterations=gatys_iterations, vgg=vgg, vgg_convention=vgg_convention,
                                device=str(dev))
             for name in names:
-                style_img = load_style_image(paths[name], max_side_px=side, device=dev)
-                y = optimize(x, [style_img], gcfg).to(dev)
+                y = optimize(x, [load_style_image(paths[name], max_side_px=side, device=dev)], gcfg).to(dev)
                 with torch.no_grad():
                     gatys_sums[name].add(measure(net_vgg(y), feats_x, painting_grams(name, side)))
             gatys_used += 1
@@ -234,34 +259,28 @@ def evaluate(model_path: str, photos_dir: str, *, styles: dict[str, str] | None 
             sc.gatys_content_distance, sc.gatys_photos = g.content / g.n, g.n
 
     if sheet:
-        header = np.concatenate([_label("photo", cell_px)] + [_label(n, cell_px) for n in names], axis=1)
-        body = []
-        for _, row in rows:  # every cell of a row has the photo's aspect; landscape rows are lower
-            h, w = row[0].shape[:2]
-            row_h = min(cell_px, max(1, round(cell_px * h / w)))
-            body.append(np.concatenate([_cell(f, cell_px, row_h) for f in row], axis=1))
-        grid = np.concatenate([header] + body, axis=0)  # (24 + sum of row heights, (1 + n_styles) * cell, 3)
-        ext = os.path.splitext(sheet)[1].lower() or ".png"
-        atomic_write_bytes(sheet, encode_image(grid, ext), overwrite=overwrite)
+        write_sheet(sheet, [row for _, row in rows], names, cell_px=cfg.cell_px, overwrite=overwrite)
         log.info("wrote contact sheet %s (%d photos x %d styles)", sheet, used, len(names))
     return scores
+
+
+def write_sheet(path: str, rows: list[list[np.ndarray]], names: list[str], *, cell_px: int = 192,
+                overwrite: bool = False) -> None:
+    """A contact sheet: a header of names, then one row a photo (the photo, then each style)."""
+    header = np.concatenate([_label("photo", cell_px)] + [_label(n, cell_px) for n in names], axis=1)
+    body = []
+    for row in rows:  # every cell of a row has the photo's aspect; landscape rows are lower
+        h, w = row[0].shape[:2]
+        row_h = min(cell_px, max(1, round(cell_px * h / w)))
+        body.append(np.concatenate([_cell(f, cell_px, row_h) for f in row], axis=1))
+    grid = np.concatenate([header] + body, axis=0)  # (24 + sum of row heights, (1 + n_styles) * cell, 3)
+    ext = os.path.splitext(path)[1].lower() or ".png"
+    atomic_write_bytes(path, encode_image(grid, ext), overwrite=overwrite)
 
 
 def _grid_medians(per_photo: list[dict[int, float]]) -> tuple[dict[str, float], float]:
     medians = {str(p): float(np.nanmedian([g[p] for g in per_photo])) for p in PERIODS}
     return medians, max(medians.values())
-
-
-def _stylize_at(net, x: torch.Tensor, style: int, scale: float) -> torch.Tensor:
-    """The network on x shrunk by `scale` a side, its output enlarged back: what the live loop's adaptive
-    resolution shows (StreamStylizer's scale: area down, bilinear up), so its look can be scored."""
-    if scale >= 1.0:
-        return net(x, style)
-    h, w = x.shape[2:]
-    small = torch.nn.functional.interpolate(x, size=(max(16, round(h * scale)), max(16, round(w * scale))),
-                                            mode="area")
-    y = torch.nn.functional.interpolate(net(small, style), size=(h, w), mode="bilinear", align_corners=False)
-    return y.clamp(0.0, 1.0)
 
 
 def scores_to_dict(scores: list[StyleScore], **extra) -> dict:

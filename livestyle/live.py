@@ -265,26 +265,11 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
             last_seq = item.seq
             frame = resize_frame(item.frame, *out_size)
 
-            # keys: scripted ones due by now, then the window's
-            keys = []
-            while pending and ((pending[0].at_frame is not None and pending[0].at_frame <= stats.frames) or
-                               (pending[0].at_s is not None and pending[0].at_s <= now - t_start)):
-                keys.append(pending.pop(0).key)
-            if window is not None:
-                keys += window.keys()
-            actions = []
-            for key in keys:
-                stats.keys.append((stats.frames, key))
-                actions.append(controls.handle_key(key))
+            actions = _handle_keys(pending, window, controls, stats, now - t_start)
             if "quit" in actions:
                 break
-            if "record" in actions and recorder is not None:
-                for _ in range(actions.count("record")):
-                    if recorder.active:
-                        recorder.stop()
-                    else:
-                        recorder.start(opts.record_path or os.path.join(
-                            opts.snapshot_dir, time.strftime("livestyle-%Y%m%d-%H%M%S.mp4")), *out_size, now)
+            if recorder is not None:
+                _toggle_recording(recorder, actions.count("record"), opts, out_size, now)
             controls.state.recording = recorder is not None and recorder.active
             controls.tick()
 
@@ -310,9 +295,7 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
             for sink in outputs:
                 sink.write(styled, int(round((t_out - t_start) * 1000)))
             if window is not None:
-                shown = np.concatenate([frame, styled], axis=1) if state.side_by_side else styled.copy()
-                draw_overlay(shown, _overlay_lines(stats, controls, opts, step, recorder) if state.overlay else [])
-                window.write(shown)
+                _show(window, frame, styled, stats, controls, opts, step, recorder)
             t_shown = time.monotonic()
             stats.latencies_ms.append((t_shown - item.t_capture) * 1000)
             if last_shown is not None:
@@ -340,6 +323,39 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
         if recorder is not None:
             stats.recordings = list(recorder.finished)
     return stats
+
+
+def _handle_keys(pending: list[ScriptedKey], window: WindowSink | None, controls: Controls, stats: LiveStats,
+                 elapsed_s: float) -> list[str]:
+    """The scripted keys due by now, then the window's, each handled: the actions they asked for."""
+    keys = []
+    while pending and ((pending[0].at_frame is not None and pending[0].at_frame <= stats.frames) or
+                       (pending[0].at_s is not None and pending[0].at_s <= elapsed_s)):
+        keys.append(pending.pop(0).key)
+    if window is not None:
+        keys += window.keys()
+    actions = []
+    for key in keys:
+        stats.keys.append((stats.frames, key))
+        actions.append(controls.handle_key(key))
+    return actions
+
+
+def _toggle_recording(recorder: Recorder, presses: int, opts: LiveOptions, size: tuple[int, int], now: float) -> None:
+    for _ in range(presses):  # `r`: stop a recording, or start one (named by the time when no --record)
+        if recorder.active:
+            recorder.stop()
+        else:
+            recorder.start(opts.record_path or os.path.join(
+                opts.snapshot_dir, time.strftime("livestyle-%Y%m%d-%H%M%S.mp4")), *size, now)
+
+
+def _show(window: WindowSink, frame: np.ndarray, styled: np.ndarray, stats: LiveStats, controls: Controls,
+          opts: LiveOptions, step: StreamStylizer, recorder: Recorder | None) -> None:
+    state = controls.state
+    shown = np.concatenate([frame, styled], axis=1) if state.side_by_side else styled.copy()
+    draw_overlay(shown, _overlay_lines(stats, controls, opts, step, recorder) if state.overlay else [])
+    window.write(shown)
 
 
 def _overlay_lines(stats: LiveStats, controls: Controls, opts: LiveOptions, step: StreamStylizer,

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from livestyle import cli
-from livestyle.evaluate import evaluate
+from livestyle.evaluate import EvalConfig, evaluate
 
 
 @pytest.fixture(autouse=True)
@@ -35,23 +35,25 @@ def photos(tmp_path):
 
 def test_every_style_gets_a_style_and_content_distance(tiny_model_path, photos, random_vgg_path):
     styles = {n: photos["style"] for n in "abc"}
-    scores = evaluate(str(tiny_model_path), photos["dir"], styles=styles, max_side_px=48, vgg=str(random_vgg_path))
+    scores = evaluate(str(tiny_model_path), photos["dir"],
+        EvalConfig(styles=styles, max_side_px=48, vgg=str(random_vgg_path)))
     assert [s.name for s in scores] == ["a", "b", "c"]
     assert all(s.photos == 2 and s.texture_ratio > 0 and s.gram_ratio > 0 and s.content_distance > 0 for s in scores)
     assert len({round(s.texture_ratio, 6) for s in scores}) == 3  # the styles differ
     assert set(scores[0].layer_ratios) == {"relu1_2", "relu2_2", "relu3_3", "relu4_3"}
     t = scores[0]
     assert abs(t.texture_ratio - (t.layer_ratios["relu3_3"] + t.layer_ratios["relu4_3"]) / 2) < 1e-6
-    only_one = evaluate(str(tiny_model_path), photos["dir"], styles=styles, limit=1, max_side_px=48,
-                        vgg=str(random_vgg_path))
+    only_one = evaluate(str(tiny_model_path), photos["dir"],
+        EvalConfig(styles=styles, limit=1, max_side_px=48, vgg=str(random_vgg_path)))
     assert only_one[0].photos == 1
 
 
 def test_styles_without_an_image_say_how_to_give_one(tiny_model_path, photos, random_vgg_path):
     with pytest.raises(ValueError, match=r"no style image for \['a', 'b', 'c'\].*pass --styles a=PATH"):
-        evaluate(str(tiny_model_path), photos["dir"], vgg=str(random_vgg_path))
+        evaluate(str(tiny_model_path), photos["dir"], EvalConfig(vgg=str(random_vgg_path)))
     with pytest.raises(ValueError, match="not in"):
-        evaluate(str(tiny_model_path), photos["dir"], styles={"zzz": photos["style"]}, vgg=str(random_vgg_path))
+        evaluate(str(tiny_model_path), photos["dir"],
+            EvalConfig(styles={"zzz": photos["style"]}, vgg=str(random_vgg_path)))
 
 
 def test_eval_cli_prints_a_table_writes_json_and_a_contact_sheet(tiny_model_path, photos, random_vgg_path, capsys):
@@ -73,8 +75,8 @@ def test_eval_cli_prints_a_table_writes_json_and_a_contact_sheet(tiny_model_path
 
 def test_gatys_reference_scores_are_reported_for_the_first_photos(tiny_model_path, photos, random_vgg_path):
     styles = {n: photos["style"] for n in ("a", "b", "c")}
-    scores = evaluate(str(tiny_model_path), photos["dir"], styles=styles, max_side_px=32, vgg=str(random_vgg_path),
-                      gatys_photos=1, gatys_iterations=3)
+    scores = evaluate(str(tiny_model_path), photos["dir"],
+        EvalConfig(styles=styles, max_side_px=32, vgg=str(random_vgg_path), gatys_photos=1, gatys_iterations=3))
     for s in scores:
         assert s.gatys_photos == 1
         assert s.gatys_texture_ratio is not None and 0 <= s.gatys_texture_ratio
@@ -102,9 +104,18 @@ def test_holdout_scores_exactly_the_listed_photos_and_names_a_missing_one(tiny_m
     styles = {n: photos["style"] for n in "abc"}
     listed = photos["tmp"] / "holdout.txt"
     listed.write_text("# eval set\nb.png\n")
-    scores = evaluate(str(tiny_model_path), photos["dir"], styles=styles, holdout=str(listed), max_side_px=48,
-                      vgg=str(random_vgg_path))
+    scores = evaluate(str(tiny_model_path), photos["dir"],
+        EvalConfig(styles=styles, holdout=str(listed), max_side_px=48, vgg=str(random_vgg_path)))
     assert scores[0].photos == 1
     listed.write_text("b.png\nnot-there.jpg\n")
     with pytest.raises(FileNotFoundError, match="not-there.jpg"):
-        evaluate(str(tiny_model_path), photos["dir"], styles=styles, holdout=str(listed), vgg=str(random_vgg_path))
+        evaluate(str(tiny_model_path), photos["dir"],
+            EvalConfig(styles=styles, holdout=str(listed), vgg=str(random_vgg_path)))
+
+
+def test_net_scale_scores_the_smaller_copy_the_live_loop_shows(tiny_model_path, photos, random_vgg_path):
+    styles = {n: photos["style"] for n in "abc"}
+    full, small = (evaluate(str(tiny_model_path), photos["dir"],
+                            EvalConfig(styles=styles, max_side_px=48, vgg=str(random_vgg_path), net_scale=s))
+                   for s in (1.0, 0.5))
+    assert [round(a.texture_ratio, 6) for a in full] != [round(b.texture_ratio, 6) for b in small]

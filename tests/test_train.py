@@ -22,7 +22,7 @@ from livestyle import cli
 from livestyle.checkpoint import load_checkpoint, save_checkpoint
 from livestyle.config import NetConfig, TrainConfig
 from livestyle.data import ImageFolder, load_style_image
-from livestyle.evaluate import evaluate
+from livestyle.evaluate import EvalConfig, evaluate
 from livestyle.losses import content_loss, gram_matrix, style_loss, tv_loss
 from livestyle.train import train
 from livestyle.vgg import load_vgg
@@ -307,8 +307,8 @@ def test_sixty_steps_with_the_real_vgg_clearly_lower_the_gram_ratio_of_a_photo(t
                       preview_every=0, log_every=10)
     untrained = train(dataclasses.replace(cfg, lr=0.0, steps=1, out=str(tmp_path / "init.safetensors")))
     trained = train(cfg)
-    before = evaluate(untrained, content, limit=1, max_side_px=64, vgg=vgg)[0]
-    after = evaluate(trained, content, limit=1, max_side_px=64, vgg=vgg)[0]
+    before = evaluate(untrained, content, EvalConfig(limit=1, max_side_px=64, vgg=vgg))[0]
+    after = evaluate(trained, content, EvalConfig(limit=1, max_side_px=64, vgg=vgg))[0]
     assert after.gram_ratio < 0.6 * before.gram_ratio and after.gram_ratio < 0.8, (before, after)
 
 

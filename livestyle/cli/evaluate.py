@@ -11,7 +11,7 @@ def run(args) -> int:
     import json
 
     from ..data import parse_style_specs
-    from ..evaluate import DEFINITIONS, evaluate, scores_to_dict
+    from ..evaluate import DEFINITIONS, EvalConfig, evaluate, scores_to_dict
     from ..modelfile import default_model_path
 
     model = args.weights or str(default_model_path())
@@ -23,12 +23,12 @@ def run(args) -> int:
         raise ValueError(f"--sheet {args.sheet}: expected a .png, .jpg or .webp file name")
     bar = progress_bar("photos") if args.json != "-" else None
     try:
-        scores = evaluate(model, args.photos, styles=styles, limit=args.limit, holdout=args.holdout,
-                          max_side_px=args.max_side, device=args.device, vgg=args.vgg,
-                          vgg_convention=args.vgg_convention, sheet=args.sheet, gatys_photos=args.gatys,
-                          gatys_iterations=args.gatys_iterations, overwrite=args.overwrite,
-                          net_scale=args.net_scale, only=[n.strip() for n in args.only.split(",") if n.strip()] if args.only else None,
-                          progress=bar.update_to if bar is not None else None)
+        scores = evaluate(model, args.photos, EvalConfig(
+            styles=styles, limit=args.limit, holdout=args.holdout, max_side_px=args.max_side, device=args.device,
+            vgg=args.vgg, vgg_convention=args.vgg_convention, sheet=args.sheet, gatys_photos=args.gatys,
+            gatys_iterations=args.gatys_iterations, overwrite=args.overwrite, net_scale=args.net_scale,
+            only=[n.strip() for n in args.only.split(",") if n.strip()] if args.only else None),
+            progress=bar.update_to if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()
