@@ -284,29 +284,25 @@ def live(clip: str, cfg: NetConfig, *, seconds: float = 40.0, max_side_px: int =
     --target-fps`; None: the camera's rate (the webcam's default), 0: off."""
     from .capture import LiveSource
     from .config import StylizeConfig, TemporalConfig
-    from .controls import Controls, StyleMix
-    from .live import LiveOptions, default_target_fps, run_live
-    from .stylize import StreamStylizer
-
-    from .modelfile import load_stylenet
+    from .images import fit_size
+    from .live import LiveOptions, LiveSession, default_target_fps
+    from .modelfile import ModelFile, StyleInfo, load_stylenet
 
     torch.manual_seed(0)
-    scfg = StylizeConfig(device=device, max_side_px=max_side_px, batch_size=1)
-    tcfg = TemporalConfig(weight=temporal) if temporal > 0 else None
     if model_path:
-        step = StreamStylizer.for_model(load_stylenet(model_path, device=device), scfg, tcfg)
+        model = load_stylenet(model_path, device=device)
     else:
-        step = StreamStylizer(StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 2})), scfg, tcfg)
-    n = step.n_styles
-    controls = Controls(StyleMix([torch.eye(n)[0], torch.eye(n)[min(1, n - 1)]]))
-    from .images import fit_size
+        model = ModelFile(StyleNet(NetConfig(**{**cfg.__dict__, "n_styles": 2})), [StyleInfo("a"), StyleInfo("b")])
+    names = model.style_names[:2]
+    opts = LiveOptions(max_side_px=max_side_px, duration_s=seconds, target_fps=target_fps)
+    session = LiveSession.create(model, names, opts, stylize=StylizeConfig(device=device, max_side_px=max_side_px),
+                                 temporal=TemporalConfig(weight=temporal) if temporal > 0 else None)
+    step = session.step
     with LiveSource(clip, loop=True) as src:
         fps_cam = src.info.fps
         out_w, out_h = fit_size(src.info.width, src.info.height, max_side_px=max_side_px, even=True)
-        if target_fps is None:  # as `livestyle webcam` does: keep up with the camera (capped)
-            target_fps = default_target_fps(fps_cam)
-        stats = run_live(src, step, controls, LiveOptions(max_side_px=max_side_px, duration_s=seconds,
-                                                          target_fps=target_fps or None))
+        stats = session.run(src)
+    target_fps = session.opts.target_fps if session.opts.target_fps is not None else default_target_fps(fps_cam)
     scales = list(stats.scales)
     return {"clip": os.path.basename(clip), "model": os.path.basename(model_path) if model_path else f"random {cfg}",
             "backend": step.stylizer.backend, "resolution": f"{out_w}x{out_h}", "seconds": round(stats.seconds, 2),

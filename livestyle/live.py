@@ -8,6 +8,7 @@ moment the capture thread read a frame to the moment its stylized version was sh
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -20,7 +21,8 @@ import numpy as np
 import torch
 
 from .capture import LiveSource
-from .controls import Controls
+from .config import StylizeConfig, TemporalConfig
+from .controls import ControlState, Controls, StyleMix
 from .device import LoadWatcher
 from .keys import KEY_HELP
 from .images import fit_size, resize_frame
@@ -224,6 +226,38 @@ class LiveOptions:
     style_names: list[str] = field(default_factory=list)
     target_fps: float | None = None  # adapt the network's resolution to keep this rate (None: full size always)
     adapt_threads: bool = True  # fewer torch threads while other processes keep cores busy (device.LoadWatcher)
+
+
+@dataclass
+class LiveSession:
+    """One webcam session as `livestyle webcam` runs it: the model's frame step (StreamStylizer.for_model, so
+    the runtime is the one `video` gets), the key controls over the chosen styles, and the loop's options.
+    `webcam`, `bench`'s webcam timing and tools/soak_webcam.py all build it here."""
+
+    step: StreamStylizer
+    controls: Controls
+    opts: LiveOptions
+
+    @classmethod
+    def create(cls, model, names: list[str], opts: LiveOptions, *, stylize: StylizeConfig | None = None,
+               temporal: TemporalConfig | None = None, state: ControlState | None = None,
+               morph_s: float = 0.5) -> "LiveSession":
+        """`model`: a modelfile.ModelFile; `names`: its styles or presets for keys 1-9."""
+        from .modelfile import style_vector
+        stylize = dataclasses.replace(stylize or StylizeConfig(max_side_px=opts.max_side_px), batch_size=1)
+        step = StreamStylizer.for_model(model, stylize, temporal)
+        controls = Controls(StyleMix([style_vector(n, model) for n in names], morph_s=morph_s),
+                            state or ControlState())
+        return cls(step, controls, opts)
+
+    def run(self, source: LiveSource, **outputs) -> LiveStats:
+        """run_live on `source` with `outputs` (window, recorder, outputs, scripted_keys, on_frame). The target
+        rate `opts.target_fps` None is the camera's rate up to DEFAULT_TARGET_FPS_CAP, as `webcam` defaults;
+        0 never adapts."""
+        target = self.opts.target_fps
+        target = default_target_fps(source.info.fps) if target is None else (target or None)
+        return run_live(source, self.step, self.controls, dataclasses.replace(self.opts, target_fps=target),
+                        **outputs)
 
 
 def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts: LiveOptions, *,

@@ -82,3 +82,10 @@ def write_flo(path, flow) -> None:
     with open(path, "wb") as f:
         f.write(np.array([202021.25], "<f4").tobytes() + np.array([w, h], "<i4").tobytes())
         f.write(np.ascontiguousarray(flow, "<f4").tobytes())
+
+
+@pytest.fixture
+def no_native_bf16(monkeypatch):
+    """As on the CPU most people have (AVX2, no bf16): where `auto` picks ONNX Runtime, whatever this machine has."""
+    monkeypatch.setattr("livestyle.stylize.fast_bf16", lambda device=None: False)
+    monkeypatch.setattr("livestyle.device.fast_bf16", lambda device=None: False)

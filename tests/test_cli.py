@@ -87,6 +87,7 @@ def test_python_dash_m_runs_the_cli():
     assert r.returncode == 0 and "image" in r.stdout
 
 
+@pytest.mark.slow
 def test_bench_json_has_the_fields_and_the_targets(capsys):
     """A tiny network at a tiny size, so it runs in seconds; the numbers are not the point here."""
     import json
@@ -95,7 +96,7 @@ def test_bench_json_has_the_fields_and_the_targets(capsys):
     import importlib.util
     modes = "eager,onnxruntime" if importlib.util.find_spec("onnxruntime") else "eager"
     assert cli.main(["bench", "--json", "--arch", "base_width=4,n_res_blocks=1", "--resolution", "64x36",
-                     "--modes", modes, "--repeats", "1", "--clip", str(clip), "--e2e-max-side", "64", "96",
+                     "--modes", modes, "--reference-modes", "eager", "--repeats", "1", "--clip", str(clip), "--e2e-max-side", "64", "96",
                      "--e2e-runs", "1", "--temporal", "0.6", "--live-seconds", "1", "--load", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["live"]) == {"idle", "load 1"} and all(r["frames"] > 0 and r["first_frame_s"] > 0

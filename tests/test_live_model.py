@@ -82,7 +82,7 @@ def test_distill_command_refuses_bad_input_with_one_line(tiny_model_path, photos
                           ([str(out), "--content", str(photos), "--teacher", str(photos / "p0.png")], "not a livestyle model"),
                           ([str(out), "--content", str(photos), "--teacher", str(tiny_model_path), "--arch", "huge"],
                            "unknown architecture"),
-                          ([str(photos / "p0.png"), "--content", str(photos), "--overwrite"], "ending in .safetensors")]:
+                          ([str(tmp_path / "s.png"), "--content", str(photos), "--overwrite"], "ending in .safetensors")]:
         assert cli.main(["distill", *argv]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
@@ -111,7 +111,7 @@ def live_pair(tmp_path_factory):
     return path, folder / "m.onnx"
 
 
-def test_onnx_runtime_runs_the_matching_export_like_torch(live_pair):
+def test_onnx_runtime_runs_the_matching_export_like_torch(live_pair, no_native_bf16):
     path, onnx = live_pair
     assert ortnet.onnx_beside(path) == onnx
     net = load_stylenet(path).net
@@ -175,7 +175,7 @@ def test_the_webcam_takes_the_live_model_for_shipped_styles_and_the_full_one_oth
         load_live_model(_args(net="live", weights=str(tiny_model_path)), ["a"])
 
 
-def test_webcam_runs_the_live_model_through_onnx_runtime(tmp_path, capsys):
+def test_webcam_runs_the_live_model_through_onnx_runtime(tmp_path, capsys, no_native_bf16):
     import av
     clip = tmp_path / "cam.mp4"
     rng = np.random.default_rng(0)

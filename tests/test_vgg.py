@@ -108,7 +108,7 @@ def test_missing_vgg_weights_give_the_message_not_a_random_net(monkeypatch, tmp_
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    with pytest.raises(RuntimeError, match=r"no VGG weights.*pass --vgg PATH.*LIVESTYLE_VGG.*run once online"):
+    with pytest.raises(RuntimeError, match=r"no VGG weights.*vgg16-397923af.pth.*pass --vgg PATH.*LIVESTYLE_VGG"):
         load_vgg(("relu2_2",))
 
 

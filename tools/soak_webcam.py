@@ -21,27 +21,30 @@ def rss_mb() -> float:
 
 def main(argv=None) -> int:
     from livestyle.capture import LiveSource
-    from livestyle.config import StylizeConfig, TemporalConfig
-    from livestyle.controls import Controls, StyleMix
-    from livestyle.live import LiveOptions, parse_keys, run_live
-    from livestyle.stylize import StreamStylizer
-    from livestyle.modelfile import default_model_path, load_stylenet, style_vector
+    from livestyle.config import TemporalConfig
+    from livestyle.live import LiveOptions, LiveSession, parse_keys
+    from livestyle.modelfile import load_stylenet
+    from livestyle.cli.common import load_live_model
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--clip", default=os.path.join(os.path.dirname(__file__), "..", "samples", "demo.mp4"))
     p.add_argument("--styles", default="monet,vangogh")
+    p.add_argument("--weights", help="a model file (default: what `livestyle webcam --styles ...` runs)")
     p.add_argument("--window-s", type=float, default=30.0, help="report interval")
     p.add_argument("--warmup-s", type=float, default=60.0, help="leave the first seconds (compilation) out of "
                    "the growth and drift numbers")
     p.add_argument("--json", help="write the per-window records here")
     args = p.parse_args(argv)
 
-    model = load_stylenet(default_model_path())
     names = args.styles.split(",")
-    step = StreamStylizer.for_model(model, StylizeConfig(device="cpu", batch_size=1), TemporalConfig())
-    controls = Controls(StyleMix([style_vector(n, model) for n in names]))
+    # the model `livestyle webcam --styles ...` picks (its --net auto), with the webcam's defaults: the
+    # governor at the camera's rate, coherence on
+    model = load_stylenet(args.weights) if args.weights else load_live_model(
+        argparse.Namespace(net="auto", weights=None, device="cpu"), names)
     duration = args.minutes * 60
+    session = LiveSession.create(model, names, LiveOptions(duration_s=duration, style_names=names),
+                                 temporal=TemporalConfig())
     # switch styles every few seconds all the time: a switch must not leak or stall
     keys = parse_keys(",".join(f"{1 + i % len(names)}@{3 * i + 1}" for i in range(int(duration / 3))))
     records, window = [], {"t0": time.monotonic(), "n0": 0}
@@ -59,10 +62,10 @@ def main(argv=None) -> int:
 
     start = time.monotonic()
     with LiveSource(args.clip, loop=True) as src:
-        stats = run_live(src, step, controls, LiveOptions(duration_s=duration, style_names=names),
-                         scripted_keys=keys, on_frame=on_frame)
+        stats = session.run(src, scripted_keys=keys, on_frame=on_frame)
     steady = [r for r in records if r["t_s"] > args.warmup_s] or records
-    summary = {"minutes": args.minutes, "frames": stats.frames, "fps_mean": round(stats.fps, 2),
+    summary = {"minutes": args.minutes, "model": os.path.basename(model.path), "backend": session.step.backend,
+               "frames": stats.frames, "fps_mean": round(stats.fps, 2),
                "rss_first_window_mb": steady[0]["rss_mb"], "rss_last_window_mb": steady[-1]["rss_mb"],
                "rss_growth_mb": round(steady[-1]["rss_mb"] - steady[0]["rss_mb"], 1),
                "fps_first_window": steady[0]["fps"], "fps_last_window": steady[-1]["fps"],

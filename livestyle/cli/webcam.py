@@ -18,12 +18,10 @@ def run(args) -> int:
     import time
 
     from ..capture import LiveSource
-    from ..controls import ControlState, Controls, StyleMix
+    from ..controls import ControlState
     from ..images import fit_size
-    from ..live import LiveOptions, default_target_fps, parse_keys, run_live
+    from ..live import LiveOptions, LiveSession, parse_keys
     from ..sinks import Recorder, WindowSink, container_for, display_problem, open_stream
-    from ..stylize import StreamStylizer
-    from ..modelfile import style_vector
 
     if args.mix:
         raise ValueError("webcam takes no --mix: keys 1-9 pick one of --styles, b then a number and [ ] blend "
@@ -53,21 +51,15 @@ def run(args) -> int:
         model = load_live_model(args, names)
         if not names:
             raise ValueError(f"expected --styles (up to 9 of: {', '.join(model.style_names + sorted(model.presets))})")
-        vectors = [style_vector(n, model) for n in names]
-        cfg = stylize_config(args)
-        cfg.batch_size = 1
-        step = StreamStylizer.for_model(model, cfg, temporal_config(args))
         state = ControlState(strength=args.strength, preserve_color=args.preserve_color,
                              temporal=args.temporal > 0, side_by_side=args.side_by_side, overlay=not args.no_overlay)
-        controls = Controls(StyleMix(vectors, morph_s=args.morph_s), state)
         opts = LiveOptions(max_side_px=args.max_side, record_path=args.record, max_frames=args.max_frames,
                            duration_s=args.duration, snapshot_dir=args.snapshot_dir, style_names=names,
                            target_fps=args.target_fps)
+        session = LiveSession.create(model, names, opts, stylize=stylize_config(args),
+                                     temporal=temporal_config(args), state=state, morph_s=args.morph_s)
+        step = session.step
         w, h = fit_size(cam.width, cam.height, max_side_px=args.max_side, even=True)
-        if args.target_fps is None:  # default: keep up with the camera (up to 24 fps: live.DEFAULT_TARGET_FPS_CAP)
-            opts.target_fps = default_target_fps(cam.fps)
-        elif args.target_fps == 0:
-            opts.target_fps = None
         outputs = []
         try:
             if args.stream:
@@ -85,8 +77,8 @@ def run(args) -> int:
              + (" (file played as a live camera)" if cam.is_file else "")
              + (f"; asked for {args.size[0]}x{args.size[1]}" if args.size and (cam.width, cam.height) != tuple(args.size) else ""))
         t0 = time.monotonic()
-        stats = run_live(source, step, controls, opts, window=WindowSink() if show else None,
-                         recorder=Recorder(overwrite=args.overwrite), outputs=outputs, scripted_keys=keys)
+        stats = session.run(source, window=WindowSink() if show else None,
+                            recorder=Recorder(overwrite=args.overwrite), outputs=outputs, scripted_keys=keys)
     for path in stats.snapshots:
         info(f"snapshot {path}")
     for path in stats.recordings:
