@@ -19,7 +19,8 @@ from livestyle.color import rgb_to_ycbcr
 from livestyle.config import GatysConfig
 from livestyle.frames import frame_to_tensor
 from livestyle.images import read_image
-from livestyle.gatys import GatysOptimizer, gatys_video, match_histogram, optimize, work_dir_for
+from livestyle.gatys import GatysOptimizer, match_histogram, optimize
+from livestyle.gatys_video import gatys_video, work_dir_for
 from livestyle.metrics import read_frames, warping_error
 from livestyle.transcode import VideoInterrupted
 from livestyle.vgg import VGGFeatures, load_vgg
@@ -169,7 +170,8 @@ def test_the_temporal_loss_lowers_the_warping_error_on_a_moving_pattern(vgg, tmp
 
 
 def test_long_term_terms_tie_each_pixel_to_the_nearest_earlier_frame_where_it_was_visible(vgg, tmp_path):
-    from livestyle.gatys import GatysOptimizer, _GatysFrames
+    from livestyle.gatys import GatysOptimizer
+    from livestyle.gatys_video import _GatysFrames
     frames_in, _ = read_frames(_moving_clip(tmp_path / "moving.mp4", n=3, step_px=3))
     opt = GatysOptimizer([frame_to_tensor(_stripes())], _video_cfg(temporal_frames=(1, 2)), vgg=vgg)
     frames = _GatysFrames(opt, tmp_path, None)

@@ -170,7 +170,7 @@ def test_bad_numbers_are_refused_with_one_line(args, message, capsys):
 
 
 def test_the_governor_steps_down_when_behind_and_up_only_with_room():
-    from livestyle.live import ResolutionGovernor
+    from livestyle.governor import ResolutionGovernor
     g = ResolutionGovernor(30.0, window=5, window_s=10.0, hold_s=0.5)
     for _ in range(5):
         g.update(0.040)  # 25 fps against 30: 0.75 is predicted to meet it (40 ms x 0.56 = 22 ms)
@@ -187,7 +187,7 @@ def test_the_governor_steps_down_when_behind_and_up_only_with_room():
 
 
 def test_the_governor_sees_room_behind_a_camera_that_caps_the_frame_rate():
-    from livestyle.live import ResolutionGovernor
+    from livestyle.governor import ResolutionGovernor
     g = ResolutionGovernor(30.0, start=0.5, window=5, window_s=10.0)
     for _ in range(20):
         g.update(1 / 30, 0.015)  # the camera's 33 ms between frames; 15 ms of work: 0.75 predicted at 34 ms
@@ -198,7 +198,7 @@ def test_the_governor_sees_room_behind_a_camera_that_caps_the_frame_rate():
 
 
 def test_with_carry_the_first_step_down_keeps_full_size_on_every_other_frame():
-    from livestyle.live import ResolutionGovernor
+    from livestyle.governor import ResolutionGovernor
     g = ResolutionGovernor(30.0, (1.0, 0.75, 0.5), carry=True, window=5, window_s=10.0, hold_s=0.0)
     assert (g.scale, g.every) == (1.0, 1)
     for _ in range(5):
@@ -213,13 +213,13 @@ def test_with_carry_the_first_step_down_keeps_full_size_on_every_other_frame():
 
 
 def test_the_default_target_is_the_camera_rate_up_to_24_fps():
-    from livestyle.live import default_target_fps
+    from livestyle.governor import default_target_fps
     assert default_target_fps(15.0) == 15.0 and default_target_fps(30.0) == 24.0 and default_target_fps(60.0) == 24.0
     assert default_target_fps(0.0) == 24.0  # a camera that does not say
 
 
 def test_a_slow_cpu_gets_to_the_scale_it_needs_at_once_and_stays():
-    from livestyle.live import ResolutionGovernor, live_scales
+    from livestyle.governor import ResolutionGovernor, live_scales
     g = ResolutionGovernor(30.0, live_scales(1280, 720))
     for _ in range(3):
         g.update(0.400)  # 2.5 fps at full 720p: even 25 % a side is predicted at 25 ms, the first that meets 33
@@ -230,7 +230,7 @@ def test_a_slow_cpu_gets_to_the_scale_it_needs_at_once_and_stays():
 
 
 def test_the_network_never_runs_below_320_px_whatever_the_output_size():
-    from livestyle.live import ResolutionGovernor, live_scales
+    from livestyle.governor import ResolutionGovernor, live_scales
     assert live_scales(640, 360) == (1.0, 0.75, 0.5)
     assert live_scales(1280, 720) == (1.0, 0.75, 0.5, 0.375, 0.25)
     assert live_scales(360, 640) == (1.0, 0.75, 0.5)  # portrait: the longest side counts

@@ -378,7 +378,7 @@ def video(args):
     import av
 
     from livestyle.config import VideoConfig
-    from livestyle.gatys import gatys_video, work_dir_for
+    from livestyle.gatys_video import gatys_video, work_dir_for
     from livestyle.metrics import read_frames, warping_error
 
     out_dir = Path(args.out_dir)

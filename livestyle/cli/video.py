@@ -13,7 +13,8 @@ from .gatys import GatysBar, add_gatys_options, gatys_config, read_styles
 def run_gatys(args) -> int:
     """`video --method gatys`: Gatys optimisation per frame with Ruder et al.'s temporal loss (slow)."""
     from ..config import VideoConfig
-    from ..gatys import check_config, gatys_video
+    from ..gatys import check_config
+    from ..gatys_video import gatys_video
     from ..transcode import VideoInterrupted
 
     check_input_output(args.input, args.output, args.overwrite)

@@ -21,7 +21,8 @@ def run(args) -> int:
     from ..controls import ControlState
     from ..images import fit_size
     from ..live import LiveOptions, LiveSession, parse_keys
-    from ..sinks import Recorder, WindowSink, container_for, display_problem, open_stream
+    from ..live_outputs import Recorder, WindowSink, display_problem, open_stream
+    from ..sinks import container_for
 
     if args.mix:
         raise ValueError("webcam takes no --mix: keys 1-9 pick one of --styles, b then a number and [ ] blend "
