@@ -15,7 +15,6 @@ def run_gatys(args) -> int:
     from ..config import VideoConfig
     from ..gatys import check_config
     from ..gatys_video import gatys_video
-    from ..transcode import VideoInterrupted
 
     check_input_output(args.input, args.output, args.overwrite)
     if args.schedule or args.mix or args.strength != 1.0:
@@ -30,18 +29,28 @@ def run_gatys(args) -> int:
     bar = GatysBar(snapshot_to=os.path.splitext(args.output)[0] + ".png" if cfg.save_every else None)
     vcfg = VideoConfig(codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
                        pipelined=args.pipeline)
-    try:
-        s = gatys_video(args.input, args.output, styles, cfg,
-                        weights=list(args.style_weights) if args.style_weights else None, size=args.size,
-                        video_cfg=vcfg, resume=not args.no_resume, keep_frames=args.keep_frames, progress=bar)
-    except VideoInterrupted as e:
-        bar.close()
-        info(f"livestyle: {e}; run the same command again to continue from the finished frames")
+    s = _until_interrupted(bar, lambda: gatys_video(
+        args.input, args.output, styles, cfg, weights=list(args.style_weights) if args.style_weights else None,
+        size=args.size, video_cfg=vcfg, resume=not args.no_resume, keep_frames=args.keep_frames, progress=bar),
+        "; run the same command again to continue from the finished frames")
+    if s is None:
         return EXIT_INTERRUPTED
-    finally:
-        bar.close()
     info(f"wrote {args.output} ({s.width}x{s.height}, {s.frames} frames) in {s.seconds:.1f} s")
     return 0
+
+
+def _until_interrupted(bar, job, note: str = ""):
+    """job() under the progress bar; after Ctrl-C (transcode.VideoInterrupted: what was encoded is kept) its
+    line, and None."""
+    from ..transcode import VideoInterrupted
+    try:
+        return job()
+    except VideoInterrupted as e:
+        bar.close()
+        info(f"livestyle: {e}{note}")
+        return None
+    finally:
+        bar.close()
 
 
 def run(args) -> int:
@@ -49,7 +58,7 @@ def run(args) -> int:
     if args.method == "gatys":
         return run_gatys(args)
     from ..stylize import StreamStylizer
-    from ..transcode import VideoInterrupted, stylize_video
+    from ..transcode import stylize_video
 
     check_input_output(args.input, args.output, args.overwrite)
     model = load_live_model(args, [])
@@ -66,14 +75,10 @@ def run(args) -> int:
                        pipelined=args.pipeline)
     step = StreamStylizer.for_model(model, stylize_config(args), temporal_config(args))
     bar = progress_bar("frame", "stylizing")
-    try:
-        s = stylize_video(args.input, args.output, step, mix_at, video_cfg=vcfg, progress=bar.update_to)
-    except VideoInterrupted as e:
-        bar.close()
-        info(f"livestyle: {e}")
+    s = _until_interrupted(bar, lambda: stylize_video(args.input, args.output, step, mix_at, video_cfg=vcfg,
+                                                      progress=bar.update_to))
+    if s is None:
         return EXIT_INTERRUPTED
-    finally:
-        bar.close()
     if s.skipped_frames:
         warn(f"skipped {s.skipped_frames} corrupt frames")
     if s.ended_early or (s.frames_expected and s.frames + s.skipped_frames < s.frames_expected):
