@@ -51,7 +51,7 @@ class AddStyleConfig:
     vgg: str | None = None
     vgg_convention: str | None = None
     device: str = "auto"
-    # the recipe, measured (tools/addstyle_runs.py, La Muse, 5 minutes on the 2-core AVX2 CPU, texture ratio on
+    # the recipe, measured (tools/experiments/addstyle_runs.py, La Muse, 5 minutes on the 2-core AVX2 CPU, texture ratio on
     # the 16 held-out photos): 256 px crops one at a time beat 128 px x 4 (0.475 vs 0.557 at lr 3e-2; the
     # eval's 512 px photos need the strokes learned at 256 px), lr 3e-2 beat 5e-3 (0.600 at 128 px) and 1e-1
     # (0.517), and style weight 3 took it to 0.400 (content distance 2.38, under the shipped model's 2.5 bar)

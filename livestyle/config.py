@@ -179,7 +179,7 @@ class TemporalConfig:
     flow_scale: float = 0.5  # estimate flow on frames shrunk by this factor, then upsample the vectors
     flow_max_width: int | None = 256  # ...and at most this wide (640x360 -> 256x144, 1280x720 too), so the
     #   cost does not grow with resolution: 4.7 ms per frame in all vs 5.5 ms for fast at 320 px and 4.2 ms
-    #   for ultrafast at 320 px (tools/bench_temporal.py cost); sam2_cups x0.44 vs x0.42 fast at 320 px
+    #   for ultrafast at 320 px (tools/experiments/bench_temporal.py cost); sam2_cups x0.44 vs x0.42 fast at 320 px
     check: str = "fb"  # "fb": forward-backward consistency + motion boundaries (Ruder et al. 2016; two flows
     #   per frame). "photometric": one flow; motion boundaries, out-of-frame and pixels whose warped previous
     #   input does not match are distrusted: ~1.5 ms cheaper, x0.39 on sam2_cups, but it let a disoccluded
@@ -206,7 +206,7 @@ class GatysConfig:
     max_side_px: int = 512  # output's longest side (the content is shrunk to it, never enlarged)
     scales: tuple[float, ...] = (0.25, 0.5, 1.0)  # coarse to fine, fractions of the output size; each stage
     #   starts from the previous one upsampled. Coarse iterations cost 1/16 and 1/4 as much and settle the
-    #   large-scale structure, so the full-size stage needs fewer. Measured at 512 px (tools/bench_gatys.py,
+    #   large-scale structure, so the full-size stage needs fewer. Measured at 512 px (tools/experiments/bench_gatys.py,
     #   time to the reference's loss after 100 iterations): 28.5 s with 50 coarse iterations per scale,
     #   52 s with 150, 30 s with scales 0.5,1; single scale 41 s
     iterations: int = 100  # optimiser iterations at the full size (one loss + gradient evaluation each)
@@ -231,7 +231,7 @@ class GatysConfig:
     bf16: bool | None = None  # bf16 autocast for VGG; None: on where the CPU has AVX512-BF16/AMX, or CUDA
     channels_last: bool = True  # NHWC for VGG (oneDNN's fast layout, with bf16 especially)
     compile: bool = False  # torch.compile the VGG prefix: measured slower here (0.91 vs 0.78 s per 512 px
-    #   iteration, plus 26 s to compile; tools/bench_gatys.py per-iteration)
+    #   iteration, plus 26 s to compile; tools/experiments/bench_gatys.py per-iteration)
     device: str = "auto"
     threads: int | None = None  # torch CPU threads (None: torch's default)
     seed: int = 0  # noise init

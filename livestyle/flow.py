@@ -7,7 +7,7 @@ current frame; the pair gives the forward-backward check of `occlusion_mask`.
 
 Backends:
 - "dis": OpenCV's DIS (Kroeger et al. 2016), the CPU default. Measured on a shared 2-core CPU at
-  640x360 (tools/bench_temporal.py): the ultrafast preset takes 2.2 ms per flow at full size and
+  640x360 (tools/experiments/bench_temporal.py): the ultrafast preset takes 2.2 ms per flow at full size and
   0.9 ms at half size (both directions, not upsampled: 0.9 ms); end-point error on Sintel alley_1
   motion 0.43 px at full size, 0.71 px at half, 1.09 px at quarter; "medium" is 0.18 px but 19 ms.
   The live default (TemporalConfig) is the "fast" preset on frames at most 256 px wide, chosen by

@@ -6,7 +6,7 @@ for videos"). The slow, best-quality path; the feed-forward StyleNet is the fast
 `optimize(content, styles, cfg)` -> float (1, 3, H, W) in [0, 1] at the content's size.
 `gatys_video.gatys_video(in_path, out_path, styles, cfg)` -> VideoSummary; resumable per frame.
 
-What makes it fast (tools/bench_gatys.py, 512x341, one thread of a shared 2-core AVX-512 CPU):
+What makes it fast (tools/experiments/bench_gatys.py, 512x341, one thread of a shared 2-core AVX-512 CPU):
 - The VGG module and losses are the training mode's (vgg.py, losses.py); VGG stops at the deepest
   layer asked for (relu5_1; running on to relu5_3 would cost 3% more).
 - Style Grams are computed once per style and scale (and, for video, once per clip); the content
@@ -310,7 +310,7 @@ class GatysOptimizer:
             with torch.no_grad():
                 # keep pixels in [0, 1] after every step, as the PyTorch tutorial does in its closure:
                 # L-BFGS does not know, but unclamped runs ended 2x higher in loss after clipping at
-                # the end (tools/bench_gatys.py, 128 px, 20 iterations)
+                # the end (tools/experiments/bench_gatys.py, 128 px, 20 iterations)
                 x.clamp_(0, 1)
             if progress:
                 event = {"event": "iteration", "stage": stage, "stages": stages, "iteration": i,

@@ -33,7 +33,7 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm")
 
 def metric_estimator() -> FlowEstimator:
     """The flow used by the metric: DIS medium at full resolution (EPE 0.18 px on the Sintel-motion
-    test in tools/bench_temporal.py, vs 0.71 px for ultrafast at half size)."""
+    test in tools/experiments/bench_temporal.py, vs 0.71 px for ultrafast at half size)."""
     return FlowEstimator(backend="dis", preset="medium", scale=1.0)
 
 

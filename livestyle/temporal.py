@@ -7,7 +7,7 @@ being redrawn every frame.
         styled = stylizer([frame], mix)[0]            # uint8 (H, W, 3) RGB
         out = stab(frame, styled, mix=mix)            # uint8 (H, W, 3) RGB, coherent
 
-Per frame, at 640x360 (tools/bench_temporal.py cost on the 2-core CPU: 4.7 ms in all with the defaults,
+Per frame, at 640x360 (tools/experiments/bench_temporal.py cost on the 2-core CPU: 4.7 ms in all with the defaults,
 3.7 ms with check="photometric"; inside `livestyle video`, where the network has just evicted the
 caches, the same work measures ~6 ms):
 1. Both DIS flows (preset "fast") between the previous and current input shrunk to at most 256 px
@@ -37,7 +37,7 @@ usual rate w per frame.
 
 Camera shake is global motion, which the flow follows: DIS's coarse-to-fine pyramid recovers whole-frame
 shifts of a 640x360 frame up to (32, -32) px with >= 96 % of pixels within 1 px at the default settings
-(tools/bench_temporal.py shake), so the history moves with the image rather than being averaged across
+(tools/experiments/bench_temporal.py shake), so the history moves with the image rather than being averaged across
 the shake; the strip that enters the frame has no history (out-of-frame check) and takes the fresh
 stylization; shakes the flow cannot follow fail the checks or trigger a reset instead of ghosting.
 """

@@ -19,34 +19,9 @@ import pytest
 from livestyle import cli
 from livestyle.images import encode_image
 from livestyle.modelfile import load_stylenet
+from conftest import write_clip
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def write_clip(path: Path, *, size=(64, 48), n=6, fps=12, audio_rate: int | None = None) -> Path:
-    w, h = size
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        aus = out.add_stream("aac", rate=audio_rate) if audio_rate else None
-        if aus:
-            aus.layout = "stereo"
-        rng = np.random.default_rng(0)
-        for i in range(n):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), format="rgb24")
-            frame.pts = i
-            out.mux(vs.encode(frame))
-        out.mux(vs.encode(None))
-        if aus:
-            t = 0
-            while t < audio_rate * n / fps:
-                samples = (0.1 * np.sin(np.arange(t, t + 1024) / 15)).astype(np.float32)[None].repeat(2, 0)
-                af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
-                af.sample_rate, af.pts = audio_rate, t
-                out.mux(aus.encode(af))
-                t += 1024
-            out.mux(aus.encode(None))
-    return path
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from livestyle.images import encode_image, read_image
-from test_bad_input import write_clip
+from conftest import write_clip
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -1,8 +1,8 @@
 """Speed of `livestyle gatys` against a straightforward reference, on the same image in the same run.
 
-    .venv/bin/python tools/bench_gatys.py converge [--side 512] [--ref-iterations 100] [--variants ref,ls]
-    .venv/bin/python tools/bench_gatys.py per-iteration [--side 512] [--repeats 4]
-    .venv/bin/python tools/bench_gatys.py video --side 256 --frames 8 --iterations 100 --video-iterations 50
+    .venv/bin/python tools/experiments/bench_gatys.py converge [--side 512] [--ref-iterations 100] [--variants ref,ls]
+    .venv/bin/python tools/experiments/bench_gatys.py per-iteration [--side 512] [--repeats 4]
+    .venv/bin/python tools/experiments/bench_gatys.py video --side 256 --frames 8 --iterations 100 --video-iterations 50
 
 The reference follows the PyTorch tutorial "Neural Transfer Using PyTorch" (pytorch/tutorials,
 advanced_source/neural_style_tutorial.py): an nn.Sequential copy of VGG with ReLU(inplace=False) and
@@ -50,7 +50,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from livestyle.config import GatysConfig  # noqa: E402
 from livestyle.frames import frame_to_tensor  # noqa: E402
 from livestyle.images import fit_size, read_image, resize_frame  # noqa: E402
@@ -58,7 +58,7 @@ from livestyle.gatys import GatysOptimizer, resize  # noqa: E402
 from livestyle.losses import tv_loss  # noqa: E402
 from livestyle.vgg import _ARCHS, layer_names, load_vgg  # noqa: E402
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 VGG_PATH = SHARED / "vgg" / "vgg16-caffe-features-fp16.pth"
 
 

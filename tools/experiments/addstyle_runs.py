@@ -3,7 +3,7 @@ with a time budget counted from the start, as the command does, into a fresh use
 only the new style on the held-out photos (`livestyle eval --only NAME --holdout`). One JSON line per
 run on stdout. Run on idle cores: the budget is wall time.
 
-    python tools/addstyle_runs.py PAINTING NAME --runs 256x4@5e-3 128x4@2e-2 --minutes 5 [--content DIR]
+    python tools/experiments/addstyle_runs.py PAINTING NAME --runs 256x4@5e-3 128x4@2e-2 --minutes 5 [--content DIR]
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 

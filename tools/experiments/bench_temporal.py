@@ -1,6 +1,6 @@
 """Measurements behind livestyle's temporal-coherence defaults (flow.py, temporal.py, metrics.py).
 
-    .venv/bin/python tools/bench_temporal.py [flow] [shake] [cost] [input] [standin] [--frames 30]
+    .venv/bin/python tools/experiments/bench_temporal.py [flow] [shake] [cost] [input] [standin] [--frames 30]
 
 flow     DIS preset x scale at 640x360: ms per flow (full-size result), ms for both directions at the
          reduced size (what the stabilizer uses), and end-point error against Sintel alley_1 motion.
@@ -29,13 +29,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from livestyle.config import TemporalConfig  # noqa: E402
 from livestyle.flow import FlowEstimator, endpoint_error, read_flo, resize_flow, warp  # noqa: E402
 from livestyle.metrics import metric_flows, pair_warping_errors, read_frames  # noqa: E402
 from livestyle.temporal import TemporalStabilizer  # noqa: E402
 
-VIDEO = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "video"
+VIDEO = Path(__file__).resolve().parents[3] / "shared" / "data" / "video"
 SIZE = (640, 360)
 
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The recipe experiments behind the shipped model's training (weights/README.md, "How the recipe was
 # chosen"): the same 3 styles, seed and steps, one lever changed at a time, each scored by
-# `livestyle eval` on the held-out photos with a contact sheet. Usage: tools/recipe_runs.sh STEPS NAME...
+# `livestyle eval` on the held-out photos with a contact sheet. Usage: tools/experiments/recipe_runs.sh STEPS NAME...
 # (names below; results in runs/recipe/NAME.{safetensors,json,jpg}).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 S=../shared/data/styles
 VGG=../shared/data/vgg/vgg16-caffe-features-fp16.pth
 STYLES="vangogh_starry_night=$S/vangogh_starry_night.jpg,picabia_udnie=$S/picabia_udnie.jpg,munch_scream=$S/munch_the_scream.jpg"
