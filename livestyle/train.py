@@ -261,13 +261,13 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
     specs = parse_style_specs(cfg.styles)
     network = build_network(cfg, specs, device)
     net, n_styles = network.net, len(network.styles)
-    losses = LossNetwork(cfg, specs, device, rank=rank)
     optimizer = torch.optim.Adam(network.trainable(), lr=cfg.lr)
     torch.manual_seed(cfg.seed + rank)
     np.random.seed(cfg.seed + rank)
     random.seed(cfg.seed + rank)
     step, seconds_before = restore(cfg, ckpt, network, optimizer, rank=rank, world=world) if ckpt else (0, 0.0)
     del ckpt
+    losses = LossNetwork(cfg, specs, device, rank=rank)  # last: every check above is said before VGG loads
     model = DDP(net, device_ids=[device.index] if device.type == "cuda" else None) if ddp else net
 
     files = _Files(cfg, network, optimizer, losses, data, exclude, specs, out, ckpt_path, device, bf16, world,

@@ -3,10 +3,8 @@ temporal options, the input/output check, the progress bar. Only the CLI prints.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-from pathlib import Path
 
 from ..atomic import check_output_path
 from ..bundled import demo_clip
@@ -240,6 +238,15 @@ def check_input_output(in_path: str, out_path: str, overwrite: bool) -> None:
     check_output_path(out_path, overwrite=overwrite, input_path=in_path)
 
 
+def add_file_command(sub, name: str, *, help: str, input_help: str, output_help: str) -> argparse.ArgumentParser:
+    """A command that stylizes one file into another (`image`, `video`): its two paths and the shared options."""
+    s = sub.add_parser(name, help=help)
+    s.add_argument("input", help=input_help)
+    s.add_argument("output", help=output_help)
+    add_stylize_options(s)
+    return s
+
+
 def temporal_config(args):
     """Temporal coherence for live and file video (see livestyle/temporal.py); None when off."""
     from ..config import TemporalConfig
@@ -251,7 +258,8 @@ def progress_bar(unit: str, desc: str | None = None):
     `update_to(done, total)` for library progress callbacks."""
     from tqdm import tqdm
 
-    bar = tqdm(unit=unit, desc=desc, dynamic_ncols=True, file=sys.stderr, disable=None)
+    # delay: nothing is drawn in the first second, so bad input found at the start stays one line
+    bar = tqdm(unit=unit, desc=desc, dynamic_ncols=True, file=sys.stderr, disable=None, delay=1.0)
 
     def update_to(done: int, total: int) -> None:
         bar.total = total

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from .common import (add_stylize_options, check_input_output, info, load_model, mix_from_args,
+from .common import (add_file_command, check_input_output, info, load_model, mix_from_args,
                      stylize_config)
 
 
@@ -37,8 +37,6 @@ def run(args) -> int:
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("image", help="stylize one image")
-    s.add_argument("input", help="input image")
-    s.add_argument("output", help="output image (.png, .jpg, ...)")
-    add_stylize_options(s)
+    s = add_file_command(sub, "image", help="stylize one image", input_help="input image",
+                         output_help="output image (.png, .jpg, ...)")
     s.set_defaults(func=run)
