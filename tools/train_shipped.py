@@ -51,7 +51,11 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--temporal-from", type=int, default=3600, help="steps before the temporal loss starts")
     p.add_argument("--package", action="store_true", help="write the finished run as weights/livestyle.safetensors")
+    p.add_argument("--snapshot", metavar="OUT", help="write the run's latest checkpoint (runs/ or weights/wip/) as a "
+                   "model file OUT, to look at or `livestyle eval` while the run goes on")
     args = p.parse_args(argv)
+    if args.snapshot:
+        return snapshot(args.snapshot)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
     if args.package:
@@ -102,6 +106,30 @@ def main(argv=None) -> int:
             return 130
     mirror(CKPT)
     print(f"done: {OUT} (package it with --package)", file=sys.stderr)
+    return 0
+
+
+def snapshot(out: str) -> int:
+    """The latest checkpoint as a model file, with the paintings in its record (so eval can score it)."""
+    import dataclasses as dc
+
+    from livestyle.checkpoint import load_checkpoint
+    from livestyle.model import StyleNet
+    from livestyle.modelfile import StyleInfo, save_stylenet
+    from livestyle.train_setup import config_from_dict
+
+    path = CKPT if CKPT.exists() else WIP
+    ckpt = load_checkpoint(str(path))
+    cfg = config_from_dict(ckpt["config"])
+    net = StyleNet(dc.replace(cfg.arch, n_styles=len(ckpt["styles"])))
+    net.load_state_dict(ckpt["model"])
+    styles = [StyleInfo(s["name"], s["source"]) for s in ckpt["styles"]]
+    images = {s["name"]: str((ROOT / s["path"]).resolve()) if s["path"] else "" for s in ckpt["styles"]}
+    presets = json.loads((ROOT / "tools" / "style_presets.json").read_text())
+    save_stylenet(out, net, styles, presets=presets, training={
+        "snapshot_of": str(path.relative_to(ROOT)), "steps": int(ckpt["step"]), "seconds": ckpt.get("seconds"),
+        "style_images": images, "command": cfg.command})
+    print(f"wrote {out}: step {ckpt['step']} of {path.relative_to(ROOT)}")
     return 0
 
 
