@@ -7,13 +7,12 @@
 # Results: runs/levers/NAME.{safetensors,json,jpg,txt}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tools/experiments/run_experiment.sh
 S=../shared/data/styles
-VGG=../shared/data/vgg/vgg16-caffe-features-fp16.pth
 STYLES="vangogh_starry_night=$S/vangogh_starry_night.jpg,klimt_kiss=$S/klimt_the_kiss.jpg,munch_scream=$S/munch_the_scream.jpg"
 RECIPE="--style-size 512 --loss-norm target --style-layers relu1_2,relu2_2,relu3_3,relu4_3 --content-layer relu3_3 --content-weight 1 --style-weight 1.5 --tv-weight 10"
 ONE="fast,upsample=bilinear,head_stride=2,outer_kernel=3,n_downsample=2,separable=1,padding=zeros"
 steps=$1; shift
-mkdir -p runs/levers
 for name in "$@"; do
   case $name in
     fast)         opts="--arch fast" ;;  # the shipped network: nearest x2 + conv, full-resolution head and tail
@@ -29,11 +28,5 @@ for name in "$@"; do
     *) echo "unknown experiment $name" >&2; exit 2 ;;
   esac
   # shellcheck disable=SC2086
-  livestyle train --styles "$STYLES" --content ../shared/data/content --holdout tools/holdout_photos.txt \
-      --out runs/levers/$name.safetensors --overwrite --steps "$steps" --seed 0 --vgg $VGG \
-      --preview-every 0 --log-every 50 $RECIPE $opts 2> runs/levers/$name.log
-  livestyle eval ../shared/data/content --holdout tools/holdout_photos.txt --limit 6 --vgg $VGG \
-      --weights runs/levers/$name.safetensors --json runs/levers/$name.json --overwrite \
-      --sheet runs/levers/$name.jpg > runs/levers/$name.txt 2>&1
-  cat runs/levers/$name.txt
+  run_experiment levers "$name" "$steps" 6 $RECIPE $opts
 done

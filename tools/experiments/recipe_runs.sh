@@ -5,11 +5,10 @@
 # (names below; results in runs/recipe/NAME.{safetensors,json,jpg}).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tools/experiments/run_experiment.sh
 S=../shared/data/styles
-VGG=../shared/data/vgg/vgg16-caffe-features-fp16.pth
 STYLES="vangogh_starry_night=$S/vangogh_starry_night.jpg,picabia_udnie=$S/picabia_udnie.jpg,munch_scream=$S/munch_the_scream.jpg"
 steps=$1; shift
-mkdir -p runs/recipe
 for name in "$@"; do
   case $name in
     raw512)      opts="--style-size 512" ;;  # today's recipe with the paintings' Grams at 512 px
@@ -22,11 +21,5 @@ for name in "$@"; do
     *) echo "unknown experiment $name" >&2; exit 2 ;;
   esac
   # shellcheck disable=SC2086
-  livestyle train --styles "$STYLES" --content ../shared/data/content --holdout tools/holdout_photos.txt \
-      --out runs/recipe/$name.safetensors --overwrite --arch fast --steps "$steps" --seed 0 --vgg $VGG \
-      --preview-every 0 --log-every 50 $opts 2> runs/recipe/$name.log
-  livestyle eval ../shared/data/content --holdout tools/holdout_photos.txt --limit 8 --vgg $VGG \
-      --weights runs/recipe/$name.safetensors --json runs/recipe/$name.json --sheet runs/recipe/$name.jpg \
-      > runs/recipe/$name.txt 2>&1
-  cat runs/recipe/$name.txt
+  run_experiment recipe "$name" "$steps" 8 --arch fast $opts
 done
