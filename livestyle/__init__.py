@@ -10,7 +10,10 @@ Lower level: load_stylenet (the model file), StreamStylizer (one frame step: net
 temporal coherence), stylize_video (a file through a frame step), parse_mix, the config dataclasses.
 
 Names load on first use (PEP 562), so `import livestyle.cli` starts without importing torch: the
-command line can answer --help, bad arguments and Ctrl-C at once.
+command line can answer --help, bad arguments and Ctrl-C at once. torch itself is an extra
+(`pip install 'livestyle[torch]'`, for training, add-style, Gatys, eval, export and CUDA): without it
+`load`, `stylize` and `stylize_video` (and the commands image, video, webcam, styles) run the model's ONNX
+export in ONNX Runtime.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ _WHERE = {
     "GatysConfig": "config", "NetConfig": "config", "StylizeConfig": "config", "TemporalConfig": "config",
     "TrainConfig": "config", "VideoConfig": "config",
     "StyleNet": "model", "StreamStylizer": "stylize", "Stylizer": "stylize", "stylize_video": "transcode",
-    "ModelFile": "modelfile", "StyleInfo": "modelfile", "load_stylenet": "modelfile", "parse_mix": "modelfile",
+    "ModelFile": "modelfile", "StyleInfo": "modelfile", "load_model": "modelfile", "load_stylenet": "modelfile", "parse_mix": "modelfile",
     "save_stylenet": "modelfile",
 }
 __all__ = sorted(_WHERE)

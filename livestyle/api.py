@@ -15,11 +15,10 @@ import os
 from typing import Callable, Mapping
 
 import numpy as np
-import torch
 
 from . import checks
 from .config import StylizeConfig, TemporalConfig, VideoConfig
-from .modelfile import ModelFile, StyleInfo, default_model_path, load_stylenet, parse_mix
+from .modelfile import ModelFile, StyleInfo, default_model_path, load_model, parse_mix
 
 Styles = str | Mapping[str, float] | list[str]
 
@@ -53,8 +52,8 @@ class Model:
     def presets(self) -> dict[str, dict[str, float]]:
         return dict(self.file.presets)
 
-    def mix(self, styles: Styles) -> torch.Tensor:
-        """(n_styles,) weights from 'monet', 'monet:0.7,vangogh:0.3', ['monet', 'vangogh'] (equal) or
+    def mix(self, styles: Styles) -> np.ndarray:
+        """float32 (n_styles,) weights from 'monet', 'monet:0.7,vangogh:0.3', ['monet', 'vangogh'] (equal) or
         {'monet': 0.7, 'vangogh': 0.3}."""
         if isinstance(styles, Mapping):
             for k, v in styles.items():
@@ -122,8 +121,9 @@ class Model:
 
 
 def load(path: str | os.PathLike | None = None, *, device: str = "auto") -> Model:
-    """The shipped model (or your default one in the user model folder), or the model file at `path`."""
+    """The shipped model (or your default one in the user model folder), or the model file at `path`.
+    Without torch installed it runs in ONNX Runtime, from the model's ONNX export (the shipped models have one)."""
     from .device import resolve_device
 
     dev = resolve_device(device)
-    return Model(load_stylenet(path or default_model_path(), device=dev), device=str(dev))
+    return Model(load_model(path or default_model_path(), device=dev), device=str(dev))

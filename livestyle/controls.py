@@ -12,8 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import torch
-
+import numpy as np
 
 
 def smoothstep(t: float) -> float:
@@ -43,12 +42,12 @@ class StyleMix:
     `style_vectors[k]` is the model-space weight vector (n_model_styles,) of the user's k-th style (a
     single painting or a preset mix); `model_mix()` maps the current weights to model space."""
 
-    style_vectors: list[torch.Tensor]
+    style_vectors: list[np.ndarray]
     morph_s: float = 0.5  # duration of a switch
     cycle_period_s: float = 8.0  # time per style in automatic cycling (the morph takes half of it)
     clock: Callable[[], float] = time.monotonic
-    _start: torch.Tensor = field(init=False)
-    _target: torch.Tensor = field(init=False)
+    _start: np.ndarray = field(init=False)
+    _target: np.ndarray = field(init=False)
     _t0: float = field(init=False, default=0.0)
     _duration: float = field(init=False, default=0.0)
     first: int = field(init=False, default=0)
@@ -58,32 +57,32 @@ class StyleMix:
     def __post_init__(self):
         assert self.style_vectors, "at least one style"
         n = len(self.style_vectors)
-        self._start = self._target = torch.nn.functional.one_hot(torch.tensor(0), n).float()
+        self._start = self._target = np.eye(n, dtype=np.float32)[0]
         self._t0 = self.clock()
 
     @property
     def n(self) -> int:
         return len(self.style_vectors)
 
-    def weights(self) -> torch.Tensor:
+    def weights(self) -> np.ndarray:
         """Current weights over the user's styles, (n,), convex."""
         if self._duration <= 0:
-            return self._target.clone()
+            return self._target.copy()
         a = smoothstep((self.clock() - self._t0) / self._duration)
         return (1 - a) * self._start + a * self._target
 
-    def model_mix(self) -> torch.Tensor:
+    def model_mix(self) -> np.ndarray:
         w = self.weights()
         return sum(w[k] * self.style_vectors[k] for k in range(self.n))
 
-    def _morph_to(self, target: torch.Tensor, duration: float | None = None) -> None:
+    def _morph_to(self, target: np.ndarray, duration: float | None = None) -> None:
         self._start = self.weights()
         self._target = target / target.sum()
         self._t0 = self.clock()
         self._duration = self.morph_s if duration is None else duration
 
-    def _blend_target(self) -> torch.Tensor:
-        t = torch.zeros(self.n)
+    def _blend_target(self) -> np.ndarray:
+        t = np.zeros(self.n, np.float32)
         if self.second is None or self.second == self.first:
             t[self.first] = 1.0
         else:

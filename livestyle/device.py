@@ -1,11 +1,71 @@
-"""Where the network runs and in which precision: one decision for stylizing, training and Gatys."""
+"""Where the network runs and in which precision: one decision for stylizing, training and Gatys.
+
+torch is optional (the light install runs the network in ONNX Runtime on the CPU): `have_torch()` says
+whether it can be imported, and without it the only device is the CPU (`CPU`)."""
 from __future__ import annotations
 
-import torch
+import functools
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+TORCH_EXTRA = "pip install 'livestyle[torch]'"
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> CUDA when available, else CPU; anything else is checked and passed to torch."""
+@functools.cache
+def have_torch() -> bool:
+    """Whether torch can be imported (it is an extra: `livestyle[torch]`)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def needs_torch(what: str) -> None:
+    """Raise one line naming the extra when `what` needs torch and it is not installed."""
+    if not have_torch():
+        raise ValueError(f"{what} needs torch, which this installation does not have: {TORCH_EXTRA}")
+
+
+class CpuDevice:
+    """The CPU, where there is no torch: has the `type` and str() of torch.device("cpu")."""
+
+    type = "cpu"
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    __repr__ = __str__
+
+
+CPU = CpuDevice()
+
+
+def cpu_count() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """The CPU threads a network runs on by default: torch's count when torch is loaded, else every core."""
+    import sys
+    if "torch" in sys.modules:
+        return sys.modules["torch"].get_num_threads()
+    return cpu_count()
+
+
+def resolve_device(name: str = "auto"):
+    """'auto' -> CUDA when available, else CPU; anything else is checked and passed to torch. Without torch:
+    the CPU (CPU), and a CUDA device is a ValueError naming the extra."""
+    if not have_torch():
+        if name in ("auto", "cpu"):
+            return CPU
+        raise ValueError(f"--device {name} needs torch, which this installation does not have: {TORCH_EXTRA}")
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -20,8 +80,12 @@ def resolve_device(name: str = "auto") -> torch.device:
 def fast_bf16(device: torch.device | str = "cpu") -> bool:
     """Whether bf16 runs natively here: a CUDA GPU that supports it, or a CPU whose oneDNN has bf16
     kernels (AVX512-BF16 or AMX). A CPU with plain AVX-512 says no: oneDNN would emulate bf16 there,
-    slower than float32."""
-    device = torch.device(device)
+    slower than float32. False without torch."""
+    if not have_torch():
+        return False
+    import torch
+
+    device = torch.device(str(device))
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return (device.type == "cpu" and torch.backends.mkldnn.is_available()
@@ -37,11 +101,10 @@ class LoadWatcher:
     leaves the thread count alone."""
 
     def __init__(self, period_s: float = 2.0, first_s: float = 0.1):
-        import os
         import threading
 
-        self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        self.max_threads = torch.get_num_threads()
+        self.cores = cpu_count()
+        self.max_threads = default_threads()
         self.others = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(period_s,), daemon=True, name="livestyle-load")
@@ -58,7 +121,6 @@ class LoadWatcher:
     def _sample():
         """(total ticks, idle ticks, ticks of this process and its descendants: torch.compile's workers
         are our own work, not other load)."""
-        import os
         try:
             with open("/proc/stat") as f:
                 vals = [int(v) for v in f.readline().split()[1:]]

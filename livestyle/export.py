@@ -23,7 +23,7 @@ import torch
 
 from .atomic import atomic_output
 from .modelfile import ModelFile
-from .ortnet import FINGERPRINT_KEY, weights_fingerprint
+from .ortnet import FINGERPRINT_KEY, net_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def export_onnx(model: ModelFile, out: str | os.PathLike, *, opset: int = DEFAUL
         meta = {"styles": json.dumps(model.style_names),
                 "sources": json.dumps({s.name: s.source for s in model.styles}),
                 "presets": json.dumps(model.presets),
-                FINGERPRINT_KEY: weights_fingerprint(net),
+                FINGERPRINT_KEY: net_fingerprint(net),
                 "livestyle": "image float32 (N,3,H,W) RGB 0..1, mix float32 (N,n_styles) rows summing to 1 "
                              "-> styled float32 (N,3,H,W) RGB 0..1"}
         del proto.metadata_props[:]

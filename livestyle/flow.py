@@ -22,10 +22,13 @@ import logging
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+if TYPE_CHECKING:  # torch only for RAFT and the training loss: the DIS path runs without it (light install)
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ class FlowEstimator:
         if not 0.0 < scale <= 1.0:
             raise ValueError(f"expected flow scale in (0, 1], got {scale}")
         if backend == "auto":
-            backend = "raft" if torch.cuda.is_available() and raft_weights_available("raft") else "dis"
+            backend = "raft" if _cuda_available() and raft_weights_available("raft") else "dis"
             log.info("flow backend: %s", backend)
         if max_width is not None and max_width < 8:
             raise ValueError(f"expected flow max width >= 8 px, got {max_width}")
@@ -85,6 +88,8 @@ class FlowEstimator:
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset]) if backend == "dis" else None
         self._raft = None
         if backend.startswith("raft"):
+            import torch
+
             self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
             self._raft = load_raft(backend, self.device)
 
@@ -133,6 +138,15 @@ class FlowEstimator:
 _grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
+def _cuda_available() -> bool:
+    """A CUDA GPU through torch; False without torch (the light install)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     if (h, w) not in _grids:
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -161,6 +175,9 @@ def warp(img: np.ndarray, flow: np.ndarray, *, interpolation: int = cv2.INTER_LI
 def warp_tensor(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Torch version of `warp` for training: x float (N, C, H, W), flow float (N, 2, H, W) in pixels
     (channel 0 = dx, 1 = dy, same direction convention). Bilinear, border replicate, differentiable."""
+    import torch
+    import torch.nn.functional as F
+
     n, _, h, w = x.shape
     assert flow.shape == (n, 2, h, w), f"expected flow (N, 2, H, W) = {(n, 2, h, w)}, got {tuple(flow.shape)}"
     ys, xs = torch.meshgrid(torch.arange(h, device=x.device, dtype=x.dtype),
@@ -229,13 +246,17 @@ def _raft_weights(name: str):
 
 def raft_weights_available(name: str = "raft") -> bool:
     """Whether the published RAFT weights are in torch's hub cache (never downloads)."""
+    import torch
+
     url = _raft_weights(name).url
     return (Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)).exists()
 
 
 def load_raft(name: str, device: torch.device):
     """torchvision's raft_small ("raft") or raft_large with their published weights, eval mode."""
+    import torch
     from torchvision.models.optical_flow import raft_large, raft_small
+
     weights = _raft_weights(name)
     build = raft_large if name == "raft_large" else raft_small
     try:
@@ -248,9 +269,18 @@ def load_raft(name: str, device: torch.device):
     return model.to(device).eval()
 
 
-@torch.inference_mode()
 def raft_flow(model, firsts: list[np.ndarray], seconds: list[np.ndarray], device) -> list[np.ndarray]:
     """RAFT flow from each of `firsts` to the matching `seconds` frame (on the first's grid), pixels."""
+    import torch
+
+    with torch.inference_mode():
+        return _raft_flow(model, firsts, seconds, device)
+
+
+def _raft_flow(model, firsts, seconds, device) -> list[np.ndarray]:
+    import torch
+    import torch.nn.functional as F
+
     x1 = torch.from_numpy(np.stack(firsts)).to(device).permute(0, 3, 1, 2).float()  # (N, 3, H, W)
     x2 = torch.from_numpy(np.stack(seconds)).to(device).permute(0, 3, 1, 2).float()
     h, w = x1.shape[2:]

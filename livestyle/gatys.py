@@ -142,7 +142,7 @@ def network_init(content: torch.Tensor, weights_path: str, style: str) -> torch.
     model = load_stylenet(weights_path, device=content.device)
     mix = parse_mix(style, model)
     with torch.inference_mode():
-        return model.net(content, mix.to(content.device)).float().clamp(0, 1)
+        return model.net(content, torch.from_numpy(mix).to(content.device)).float().clamp(0, 1)
 
 
 def noise_like(x: torch.Tensor, seed: int) -> torch.Tensor:

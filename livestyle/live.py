@@ -18,7 +18,6 @@ from typing import Callable, Protocol
 
 import cv2
 import numpy as np
-import torch
 
 from .capture import LiveSource
 from .config import StylizeConfig, TemporalConfig
@@ -124,7 +123,7 @@ class LiveOptions:
     duration_s: float | None = None  # stop after this long
     style_names: list[str] = field(default_factory=list)
     target_fps: float | None = None  # adapt the network's resolution to keep this rate (None: full size always)
-    adapt_threads: bool = True  # fewer torch threads while other processes keep cores busy (device.LoadWatcher)
+    adapt_threads: bool = True  # fewer network threads while other processes keep cores busy (device.LoadWatcher)
 
 
 @dataclass
@@ -170,6 +169,7 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
     t_call = time.monotonic()
     governor = None
     watcher = LoadWatcher() if opts.adapt_threads and step.stylizer.device.type == "cpu" else None
+    threads_now = watcher.max_threads if watcher is not None else 0
     pending = sorted(scripted_keys or [], key=lambda k: (k.at_frame if k.at_frame is not None else 1e12,
                                                          k.at_s if k.at_s is not None else 1e12))
     outputs = list(outputs or [])
@@ -209,9 +209,10 @@ def run_live(source: LiveSource, step: StreamStylizer, controls: Controls, opts:
             mix = controls.mix.model_mix()
             stats.mixes.append([round(float(v), 5) for v in mix])
             state = controls.state
-            if watcher is not None and watcher.threads() != torch.get_num_threads():
-                log.info("%.1f cores busy with other work: %d torch thread(s)", watcher.others, watcher.threads())
-                step.stylizer.set_threads(watcher.threads())
+            if watcher is not None and watcher.threads() != threads_now:
+                threads_now = watcher.threads()
+                log.info("%.1f cores busy with other work: %d network thread(s)", watcher.others, threads_now)
+                step.stylizer.set_threads(threads_now)
             scale = governor.scale if governor else 1.0
             stats.scales.append(scale)
             carry = governor is not None and governor.every > 1 and stats.frames % governor.every != 0

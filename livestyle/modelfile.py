@@ -21,12 +21,17 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 
 from .atomic import atomic_output
 from .config import NetConfig
-from .model import StyleNet
+
+if TYPE_CHECKING:  # torch is an extra: without it a model file loads as metadata for ONNX Runtime (load_model)
+    import torch
+
+    from .model import StyleNet
 
 FORMAT = "livestyle.stylenet/1"
 DEFAULT_MODEL_NAME = "livestyle.safetensors"
@@ -66,17 +71,23 @@ class StyleInfo:
 
 @dataclass
 class ModelFile:
-    """A loaded model file: the net plus what the metadata says about it."""
+    """A loaded model file: the net plus what the metadata says about it. `net` is None where torch is not
+    installed (load_model): ONNX Runtime then runs the export beside the file, checked by `fingerprint`."""
 
-    net: StyleNet
+    net: StyleNet | None
     styles: list[StyleInfo]
     presets: dict[str, dict[str, float]] = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     path: str = ""
+    fingerprint: str = ""  # ortnet.weights_fingerprint of the file's weights, when loaded without torch
 
     @property
     def style_names(self) -> list[str]:
         return [s.name for s in self.styles]
+
+    @property
+    def n_styles(self) -> int:
+        return len(self.styles)
 
 
 def weights_dirs() -> list[Path]:
@@ -144,7 +155,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder; expected a livestyle model file (.safetensors)")
     try:
-        with safe_open(path, framework="pt") as f:
+        with safe_open(path, framework="numpy") as f:
             meta = f.metadata() or {}
     except Exception as e:  # safetensors raises its own error type for anything that is not its format
         with open(path, "rb") as fh:
@@ -176,9 +187,34 @@ def read_model_info(path: str | os.PathLike) -> tuple[NetConfig, list[StyleInfo]
     return cfg, styles, _checked_presets(path, meta["presets"], [s.name for s in styles])
 
 
+def load_model(path: str | os.PathLike, *, device="cpu") -> ModelFile:
+    """The model file for stylizing: its network on `device` (load_stylenet) where torch is installed, else
+    its metadata and the fingerprint of its weights, for ONNX Runtime to run the export beside it (the light
+    install: no torch)."""
+    from .device import have_torch
+
+    if have_torch():
+        return load_stylenet(path, device=device)
+    from safetensors.numpy import load_file
+
+    from .ortnet import weights_fingerprint
+
+    cfg, styles, presets = read_model_info(path)
+    meta = read_metadata(path)
+    state = load_file(str(path))
+    for k, v in state.items():
+        if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all():
+            raise ValueError(f"{path}: tensor {k} holds NaN or infinite weights; the file is damaged")
+    return ModelFile(net=None, styles=styles, presets=presets, training=meta["training"], path=str(path),
+                     fingerprint=weights_fingerprint(state))
+
+
 def load_stylenet(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> ModelFile:
-    """Load a model file onto `device`. Never unpickles: safetensors only."""
+    """Load a model file onto `device`. Never unpickles: safetensors only. Needs torch (`load_model` does not)."""
+    import torch
     from safetensors.torch import load_file
+
+    from .model import StyleNet
 
     cfg, styles, presets = read_model_info(path)
     meta = read_metadata(path)
@@ -265,10 +301,10 @@ def _unknown_style(name: str, model: ModelFile) -> ValueError:
                       f"(available: {', '.join(choices)})")
 
 
-def style_vector(name: str, model: ModelFile) -> torch.Tensor:
-    """(n_styles,) one-hot or preset mix for one style name or preset short name."""
+def style_vector(name: str, model: ModelFile) -> np.ndarray:
+    """float32 (n_styles,) one-hot or preset mix for one style name or preset short name."""
     names = model.style_names
-    vec = torch.zeros(len(names))
+    vec = np.zeros(len(names), np.float32)
     key = name.strip().lower()
     if key in names:
         vec[names.index(key)] = 1.0
@@ -280,12 +316,12 @@ def style_vector(name: str, model: ModelFile) -> torch.Tensor:
     raise _unknown_style(name, model)
 
 
-def parse_mix(spec: str, model: ModelFile) -> torch.Tensor:
+def parse_mix(spec: str, model: ModelFile) -> np.ndarray:
     """A mix from 'a', 'a,b' (equal) or 'a:0.7,b:0.3' (weights, normalised to sum 1); '+' also separates."""
     parts = [p for p in spec.replace("+", ",").split(",") if p.strip()]
     if not parts:
         raise ValueError(f"expected a style mix like 'monet' or 'monet:0.7,vangogh:0.3', got {spec!r}")
-    total = torch.zeros(model.net.n_styles)
+    total = np.zeros(model.n_styles, np.float32)
     for part in parts:
         name, _, w = part.partition(":")
         try:

@@ -19,9 +19,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-import torch
+
+from .device import CPU
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +41,21 @@ def available() -> bool:
     return True
 
 
-def weights_fingerprint(net: torch.nn.Module) -> str:
-    """sha256 of the network's config-free weights (names, shapes, float32 bytes), 16 hex digits."""
+def weights_fingerprint(state: Mapping[str, np.ndarray]) -> str:
+    """sha256 of a network's config-free weights (names, shapes, float32 bytes), 16 hex digits: from the
+    arrays of a model file (no torch) or, through net_fingerprint, from a network in memory."""
     h = hashlib.sha256()
-    for name, value in sorted(net.state_dict().items()):
-        t = value.detach().float().cpu().contiguous()
+    for name, value in sorted(state.items()):
+        t = np.ascontiguousarray(value, dtype=np.float32)
         h.update(name.encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.numpy().tobytes())
+        h.update(str(tuple(int(d) for d in t.shape)).encode())
+        h.update(t.tobytes())
     return h.hexdigest()[:16]
+
+
+def net_fingerprint(net: torch.nn.Module) -> str:
+    """weights_fingerprint of a torch network's weights as they are now (a retrained net differs)."""
+    return weights_fingerprint({k: v.detach().float().cpu().numpy() for k, v in net.state_dict().items()})
 
 
 def onnx_beside(model_path: str | Path | None) -> Path | None:
@@ -57,7 +68,14 @@ def onnx_beside(model_path: str | Path | None) -> Path | None:
 
 class OrtNet:
     """`run_frames(frames, mix)`: uint8 (N, H, W, 3) RGB -> the same, stylized; `run(x, mix)`: float NCHW
-    numpy in [0, 1] -> the same. `mix` is (N, n_styles) float32."""
+    numpy in [0, 1] -> the same. `mix` is (N, n_styles) float32.
+
+    Also a network runner for stylize.Stylizer (as torchnet.TorchRunner is): `frames` and `floats` on
+    lists of frames, `set_threads`, `warm_up`."""
+
+    backend = "onnxruntime"
+    device = CPU
+    compile_pays = False  # nothing to compile: the same session runs every frame size
 
     def __init__(self, path: str | Path, *, threads: int, spin: bool = True):
         self.path, self.spin = str(path), spin
@@ -93,9 +111,28 @@ class OrtNet:
         return np.ascontiguousarray(y8.transpose(0, 2, 3, 1))
 
 
-def load(path: str | Path, net: torch.nn.Module, *, threads: int, spin: bool = False) -> OrtNet | None:
-    """An OrtNet for `path` if onnxruntime is installed and the file was exported from `net`'s weights;
-    else None (logged: the caller runs torch)."""
+    # -- as a runner of stylize.Stylizer ---------------------------------------------------------
+
+    def frames(self, frames: list[np.ndarray], mix: np.ndarray) -> list[np.ndarray]:
+        """uint8 (H, W, 3) RGB frames, (N, n_styles) mixes -> stylized uint8 frames."""
+        return list(self.run_frames(np.stack(frames), mix))
+
+    def floats(self, frames: list[np.ndarray], mix: np.ndarray) -> np.ndarray:
+        """uint8 frames -> the network's float32 (N, H, W, 3) output in [0, 1] (before rounding to uint8)."""
+        x = np.stack(frames).transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1.0 / 255.0)
+        return np.clip(self.run(x, mix), 0.0, 1.0).transpose(0, 2, 3, 1)
+
+    def set_threads(self, n: int) -> None:
+        self.threads = n
+
+    def warm_up(self, width: int, height: int, batch: int, n_styles: int) -> None:
+        mix = np.full((batch, n_styles), 1.0 / n_styles, np.float32)
+        self.run_frames(np.zeros((batch, height, width, 3), np.uint8), mix)
+
+
+def load(path: str | Path, fingerprint: str, *, threads: int, spin: bool = False) -> OrtNet | None:
+    """An OrtNet for `path` if onnxruntime is installed and the file was exported from the weights whose
+    weights_fingerprint is `fingerprint`; else None (logged: the caller runs torch, or says why it cannot)."""
     if not available():
         log.info("onnxruntime is not installed: the network runs in torch")
         return None
@@ -105,7 +142,7 @@ def load(path: str | Path, net: torch.nn.Module, *, threads: int, spin: bool = F
     except Exception as e:  # a damaged or foreign file: torch keeps working
         log.warning("%s could not be loaded by ONNX Runtime (%s); running torch", path, str(e).splitlines()[0][:200])
         return None
-    want = weights_fingerprint(net)
+    want = fingerprint
     if meta.get(FINGERPRINT_KEY) != want:
         log.warning("%s was exported from other weights (fingerprint %s, the model's %s); running torch",
                     path, meta.get(FINGERPRINT_KEY), want)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .modelfile import ModelFile, parse_mix
 
@@ -21,14 +20,14 @@ _EXAMPLE = "0:monet,10s:vangogh or 0:a,5:a:0.5+b:0.5"
 @dataclass
 class Schedule:
     times_s: list[float]  # keyframe times, strictly increasing
-    mixes: torch.Tensor  # (K, n_styles) convex weights, one row per keyframe
+    mixes: np.ndarray  # (K, n_styles) convex weights, one row per keyframe
 
-    def mix_at(self, times_s: list[float]) -> torch.Tensor:
+    def mix_at(self, times_s: list[float]) -> np.ndarray:
         """(N, n_styles) mixes for frames shown at `times_s` seconds."""
         t = np.asarray(times_s, dtype=np.float64)
         keys = np.asarray(self.times_s, dtype=np.float64)
-        cols = [np.interp(t, keys, self.mixes[:, j].double().numpy()) for j in range(self.mixes.shape[1])]
-        return torch.from_numpy(np.stack(cols, axis=1)).float()  # (N, n_styles)
+        cols = [np.interp(t, keys, self.mixes[:, j].astype(np.float64)) for j in range(self.mixes.shape[1])]
+        return np.stack(cols, axis=1).astype(np.float32)  # (N, n_styles)
 
 
 def _parse_time(text: str, entry: str) -> float:
@@ -63,4 +62,4 @@ def parse_schedule(spec: str, model: ModelFile) -> Schedule:
             raise ValueError(f"schedule entry {entry!r}: {e}") from None
         times.append(t)
         mixes.append(mix)
-    return Schedule(times, torch.stack(mixes))  # (K, n_styles)
+    return Schedule(times, np.stack(mixes))  # (K, n_styles)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from .atomic import atomic_output
 from .io_threads import reader, writer
@@ -36,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 Process = Callable[[list[np.ndarray], list[float]], list[np.ndarray]]
-MixAt = Callable[[list[float]], torch.Tensor]  # frame times (s) -> (n_styles,) or (N, n_styles) mix
+MixAt = Callable[[list[float]], np.ndarray]  # frame times (s) -> (n_styles,) or (N, n_styles) mix
 Progress = Callable[[int, "int | None"], None]
 
 
@@ -83,7 +82,7 @@ def partial_path(out_path: str | os.PathLike) -> str:
 
 
 def stylize_video(in_path: str | os.PathLike, out_path: str | os.PathLike, step: StreamStylizer,
-                  mix_at: MixAt | torch.Tensor, *, video_cfg: VideoConfig | None = None,
+                  mix_at: MixAt | np.ndarray, *, video_cfg: VideoConfig | None = None,
                   progress: Progress | None = None) -> VideoSummary:
     """Stylize every frame of `in_path` into `out_path` through the frame step `step` (network, strength,
     colour, temporal coherence), with the style mix `mix_at(times_s)` for each batch of frames (a

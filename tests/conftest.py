@@ -87,7 +87,7 @@ def write_flo(path, flow) -> None:
 @pytest.fixture
 def no_native_bf16(monkeypatch):
     """As on the CPU most people have (AVX2, no bf16): where `auto` picks ONNX Runtime, whatever this machine has."""
-    monkeypatch.setattr("livestyle.stylize.fast_bf16", lambda device=None: False)
+    monkeypatch.setattr("livestyle.torchnet.fast_bf16", lambda device=None: False)
     monkeypatch.setattr("livestyle.device.fast_bf16", lambda device=None: False)
 
 

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from livestyle.color import rgb_to_ycbcr, transfer_luminance, ycbcr_to_rgb
+from livestyle.color import keep_colors, rgb_to_ycbcr, transfer_luminance, ycbcr_to_rgb
 from livestyle.config import StylizeConfig
 from livestyle.frames import frame_to_tensor, tensor_to_frame
 from livestyle.images import fit_size, resize_frame
-from livestyle.stylize import Stylizer
+from livestyle.stylize import Stylizer, to_frames
 
 
 def test_frame_tensor_round_trip_is_exact():
@@ -34,6 +34,13 @@ def test_ycbcr_round_trip():
     assert torch.allclose(ycbcr_to_rgb(rgb_to_ycbcr(x)), x, atol=1e-5)
 
 
+def test_keep_colors_on_frames_is_the_luminance_transfer_on_tensors():
+    rng = np.random.default_rng(3)
+    a, b = (rng.random((2, 9, 11, 3), dtype=np.float32) for _ in range(2))
+    ref = transfer_luminance(torch.from_numpy(a).permute(0, 3, 1, 2), torch.from_numpy(b).permute(0, 3, 1, 2))
+    assert np.abs(keep_colors(a, b) - ref.permute(0, 2, 3, 1).numpy()).max() < 1e-5
+
+
 def test_strength_zero_returns_the_input(tiny_net):
     frame = np.random.default_rng(0).integers(0, 256, (16, 20, 3), dtype=np.uint8)
     out = Stylizer(tiny_net, StylizeConfig(device="cpu", strength=0.0))([frame], torch.tensor([1.0, 0, 0]))[0]
@@ -56,7 +63,7 @@ def test_a_short_last_batch_is_padded_to_the_compiled_size_and_trimmed(tiny_net,
     cfg = StylizeConfig(device="cpu", batch_size=4, compile="on", precision="fp32")
     st = Stylizer(tiny_net, cfg)
     seen = []
-    monkeypatch.setattr(st, "_runner", lambda kind, x, mix: (seen.append(tuple(x.shape)), st._modules[kind])[1])
+    monkeypatch.setattr(st.torch, "_runner", lambda kind, x, mix: (seen.append(tuple(x.shape)), st.torch._modules[kind])[1])
     # textured frames: on constant ones instance norm divides rounding noise by almost nothing, and batch-4
     # and batch-1 convolutions (different kernels) then disagree by tens of levels on some AVX-512 CPUs
     rng = np.random.default_rng(0)
@@ -84,8 +91,7 @@ def test_the_fused_uint8_path_gives_the_frames_of_the_float_path(tiny_net, preci
     fused = Stylizer(tiny_net, StylizeConfig(device="cpu", compile="off", precision=precision))
     assert fused._frames_path()
     out = fused(frames, mix)
-    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
-    ref = [tensor_to_frame(y) for y in fused.stylize_tensor(x, mix)]
+    ref = to_frames(fused.torch.floats(frames, np.stack([mix.numpy()] * 2)))
     for a, b in zip(out, ref):
         assert a.shape == (12, 20, 3) and a.dtype == np.uint8 and a.flags.c_contiguous
         assert np.abs(a.astype(int) - b).max() <= (1 if precision == "fp32" else 3)

@@ -123,8 +123,9 @@ def test_onnx_runtime_runs_the_matching_export_like_torch(live_pair, no_native_b
     for a, b in zip(fast(frames, mix), ref(frames, mix)):
         assert a.shape == b.shape == (45, 70, 3) and a.dtype == np.uint8
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    x = torch.rand(1, 3, 33, 41)
-    assert torch.allclose(fast.stylize_tensor(x, mix, strength=0.5), ref.stylize_tensor(x, mix, strength=0.5), atol=2e-3)
+    half = [np.abs(a.astype(int) - b.astype(int)).max() for a, b in zip(fast(frames, mix, strength=0.5),
+                                                                           ref(frames, mix, strength=0.5))]
+    assert max(half) <= 1
     fast.set_threads(2)
     assert np.abs(fast(frames[:1], mix)[0].astype(int) - ref(frames[:1], mix)[0].astype(int)).max() <= 1
 
@@ -155,7 +156,7 @@ def test_the_shipped_live_model_has_every_shipped_style_and_both_models_their_ma
     assert record["style_images"] == read_metadata(default_model_path())["training"]["style_images"]  # for eval
     for m in (model, full):  # both exports are of exactly these weights (after retraining: livestyle export again)
         onnx = ortnet.onnx_beside(m.path)
-        assert onnx is not None and ortnet.load(onnx, m.net, threads=1) is not None
+        assert onnx is not None and ortnet.load(onnx, ortnet.net_fingerprint(m.net), threads=1) is not None
 
 
 def _args(**kw):

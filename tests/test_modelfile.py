@@ -1,5 +1,6 @@
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -73,9 +74,9 @@ def test_unknown_style_lists_the_available_ones_and_suggests(tiny_model_path):
 
 def test_mixes_are_normalised_and_presets_expand(tiny_model_path):
     model = load_stylenet(tiny_model_path)
-    assert torch.allclose(parse_mix("a:3,c:1", model), torch.tensor([0.75, 0.0, 0.25]))
-    assert torch.allclose(parse_mix("a,b", model), torch.tensor([0.5, 0.5, 0.0]))
-    assert torch.allclose(parse_mix("ab", model), torch.tensor([0.5, 0.5, 0.0]))
+    assert np.allclose(parse_mix("a:3,c:1", model), [0.75, 0.0, 0.25])
+    assert np.allclose(parse_mix("a,b", model), [0.5, 0.5, 0.0])
+    assert np.allclose(parse_mix("ab", model), [0.5, 0.5, 0.0]) and parse_mix("ab", model).dtype == np.float32
     with pytest.raises(ValueError, match="expected a number"):
         parse_mix("a:x", model)
     with pytest.raises(ValueError, match="no positive weight"):

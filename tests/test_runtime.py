@@ -25,7 +25,7 @@ def _clip(path, n=4, size=(96, 64)):
 
 @pytest.mark.parametrize("bf16", [False, True], ids=["cpu-without-bf16", "cpu-with-bf16"])
 def test_the_api_runs_the_runtime_the_cli_runs(bf16, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("livestyle.stylize.fast_bf16", lambda device: bf16)
+    monkeypatch.setattr("livestyle.torchnet.fast_bf16", lambda device: bf16)
     clip = _clip(tmp_path / "in.mp4")
     assert cli.main(["video", str(clip), str(tmp_path / "out.mp4"), "--styles", "monet"]) == 0
     line = next(ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("wrote "))
@@ -52,7 +52,7 @@ def test_the_api_runs_the_runtime_the_cli_runs(bf16, tmp_path, monkeypatch, caps
 def test_bench_times_the_runtime_video_runs(bf16, tmp_path, monkeypatch):
     from livestyle import bench
 
-    monkeypatch.setattr("livestyle.stylize.fast_bf16", lambda device: bf16)
+    monkeypatch.setattr("livestyle.torchnet.fast_bf16", lambda device: bf16)
     monkeypatch.setattr("livestyle.device.fast_bf16", lambda device: bf16)
     assert bench.resolve_modes(["auto"]) == ["bf16" if bf16 else "onnxruntime"]
     clip = _clip(tmp_path / "in.mp4")

@@ -13,6 +13,9 @@ from . import addstyle, bench, distill, evaluate, export, gatys, image, styles, 
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, check_no_input_written, err
 
 COMMANDS = (styles, image, video, webcam, addstyle, train, distill, evaluate, gatys, bench, export)
+# what needs torch (the extra livestyle[torch]); styles, image, video and webcam run without it
+TORCH_COMMANDS = ("add-style", "bench", "distill", "eval", "export", "gatys", "train")
+TORCH_MODULES = ("torch", "torchvision", "onnx", "onnxscript")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         check_no_input_written(args)
+        check_torch(args)
         return args.func(args)
     except KeyboardInterrupt:
         err("interrupted")
@@ -54,11 +58,27 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 0
+    except ModuleNotFoundError as e:  # an extra's module reached on a path check_torch does not know
+        if (e.name or "").split(".")[0] not in TORCH_MODULES:
+            raise
+        err(f"`livestyle {args.command}` needs {e.name.split('.')[0]}, which this installation does not have: "
+            "pip install 'livestyle[torch]'")
+        return EXIT_USAGE
     except (ValueError, OSError, RuntimeError) as e:  # OSError: missing files, a full disk, permissions
         if args is not None and args.verbose:
             raise
         err(str(e).splitlines()[0] if str(e) else type(e).__name__)
         return EXIT_USAGE
+
+
+def check_torch(args) -> None:
+    """A command that needs torch, run without it: one line naming the extra, before any work."""
+    from ..device import needs_torch
+
+    if args.command in TORCH_COMMANDS:
+        needs_torch(f"`livestyle {args.command}`")
+    elif getattr(args, "method", None) == "gatys":
+        needs_torch(f"`livestyle {args.command} --method gatys`")
 
 
 def _on_sigterm(signum, frame) -> None:

@@ -100,7 +100,7 @@ def add_stylize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preserve-color", action="store_true",
                    help="stylize luminance only and keep the input's colours (Gatys et al. 2016)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: all cores)")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for the network (default: all cores)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
                    help="auto: bf16 on CPUs with AVX-512/AMX, fp16 on CUDA (default auto)")
     p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
@@ -129,9 +129,9 @@ def default_batch(device: str) -> int:
 def load_model(args):
     """Model file from --weights or the default; refuses a random network."""
     from ..device import resolve_device
-    from ..modelfile import default_model_path, load_stylenet
+    from ..modelfile import default_model_path, load_model as load
     path = args.weights or default_model_path()
-    return load_stylenet(path, device=resolve_device(args.device))
+    return load(path, device=resolve_device(args.device))
 
 
 def load_live_model(args, names: list[str]):
@@ -139,7 +139,7 @@ def load_live_model(args, names: list[str]):
     no --weights, the shipped live model (4x faster, distill.py) when it has every style asked for, else the
     model `load_model` gives; `--net live` insists on the live model, `--net full` never takes it."""
     from ..device import resolve_device
-    from ..modelfile import live_model_path, load_stylenet, read_model_info
+    from ..modelfile import live_model_path, load_model as load, read_model_info
     net = getattr(args, "net", "auto")
     live = live_model_path()
     if net == "full" or (args.weights and net == "auto"):
@@ -158,7 +158,7 @@ def load_live_model(args, names: list[str]):
             raise ValueError(f"--net live: the live model has no style {missing[0]!r} (it has the shipped styles: "
                              f"{', '.join(sorted(known))}); use --net full for your own styles")
         return load_model(args)
-    return load_stylenet(live, device=resolve_device(args.device))
+    return load(live, device=resolve_device(args.device))
 
 
 def add_net_option(p: argparse.ArgumentParser, *, live_default: bool) -> None:

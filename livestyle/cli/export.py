@@ -19,7 +19,7 @@ def run(args) -> int:
         import onnxscript  # noqa: F401
     except ImportError as e:
         raise RuntimeError(f"livestyle export needs onnx and onnxscript ({e.name} is missing): "
-                           "pip install 'livestyle[export]'") from None
+                           "pip install 'livestyle[torch]'") from None
     model = load_stylenet(args.weights or default_model_path())
     path = export_onnx(model, args.output, opset=args.opset or DEFAULT_OPSET, overwrite=args.overwrite)
     info(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB, {len(model.styles)} styles, "
