@@ -9,10 +9,10 @@ import signal
 import sys
 import threading
 
-from . import addstyle, bench, distill, evaluate, export, gatys, image, styles, train, video, webcam
+from . import addstyle, batch, bench, distill, evaluate, export, gatys, image, styles, train, video, webcam
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, check_no_input_written, err
 
-COMMANDS = (styles, image, video, webcam, addstyle, train, distill, evaluate, gatys, bench, export)
+COMMANDS = (styles, image, video, webcam, batch, addstyle, train, distill, evaluate, gatys, bench, export)
 # what needs torch (the extra livestyle[torch]); styles, image, video and webcam run without it
 TORCH_COMMANDS = ("add-style", "bench", "distill", "eval", "export", "gatys", "train")
 TORCH_MODULES = ("torch", "torchvision", "onnx", "onnxscript")

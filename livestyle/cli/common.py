@@ -189,7 +189,7 @@ def mix_from_args(args, model):
 
 # Every option that names a file or folder a command reads, and every one that names a file it writes:
 # `check_no_input_written` holds them against each other once, before any command starts its work.
-INPUT_ARGS = ("input", "camera", "weights", "teacher", "styles", "photos", "painting", "content", "content_dir",
+INPUT_ARGS = ("input", "inputs", "camera", "weights", "teacher", "styles", "photos", "painting", "content", "content_dir",
               "base", "vgg", "holdout", "resume", "style_sources", "add_style", "clip", "gt_flow", "init_weights")
 OUTPUT_ARGS = ("output", "out", "record", "json", "sheet")
 
