@@ -35,7 +35,8 @@ H264_CONTAINERS = (".mp4", ".mov", ".mkv", ".m4v")  # a video keeps its containe
 class Job:
     input: str
     output: str
-    kind: str  # "video" or "image"
+    kind: str  # "video", "image", or "shot" (one shot of a video: --split-shots, shots.py)
+    shot: object = None  # shots.Shot, for a "shot"
 
 
 @dataclass
@@ -112,6 +113,8 @@ def frames_expected(job: Job) -> int:
     video (0 when it cannot be read: the job fails when it runs)."""
     if job.kind == "image":
         return 1
+    if job.kind == "shot":
+        return job.shot.frames
     from .sources import VideoFileSource
     try:
         with VideoFileSource(job.input) as source:
@@ -155,7 +158,8 @@ class Runner:
         try:
             os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
             remove_stale_temps(job.output)
-            frames = self._video(job, progress) if job.kind == "video" else self._image(job)
+            frames = (self._video(job, progress) if job.kind == "video" else self._shot(job, progress)
+                      if job.kind == "shot" else self._image(job))
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as e:  # the input's own problem: it fails alone
@@ -173,6 +177,11 @@ class Runner:
         s = stylize_video(job.input, job.output, self.step, self.mix, video_cfg=self.spec.video,
                           progress=(lambda done, total: progress(done)) if progress else None)
         return s.frames
+
+    def _shot(self, job: Job, progress) -> int:
+        from .shots import render_shot
+        return render_shot(job.input, job.output, self.step, self.mix, job.shot, self.spec.stylize, self.spec.video,
+                           progress)
 
     def _image(self, job: Job) -> int:
         from .atomic import atomic_write_bytes, check_output_path
@@ -266,6 +275,61 @@ def _worker_run(item: tuple[int, Job]) -> tuple[int, Outcome]:
         queue.put(done - last[0])
         last[0] = done
     return i, _WORKER["runner"].run(job, tick)
+
+
+def split_shots(jobs: list[Job], spec: BatchSpec) -> tuple[list[Job], dict[str, list[Job]]]:
+    """Each video still to do with two or more shots becomes one job per shot (shots.py), its pieces kept in a
+    hidden folder beside its output until joined; returns the jobs to run and, per output, its pieces."""
+    from .shots import find_shots, pieces_dir
+
+    run, groups = [], {}
+    for job in jobs:
+        if job.kind != "video" or (os.path.exists(job.output) and not spec.video.overwrite):
+            run.append(job)
+            continue
+        try:
+            shots = find_shots(job.input, spec.stylize, spec.temporal)
+        except Exception:  # a bad input fails alone, when it runs
+            shots = []
+        if len(shots) < 2:
+            run.append(job)
+            continue
+        folder, ext = pieces_dir(job.output), os.path.splitext(job.output)[1]
+        groups[job.output] = [Job(job.input, os.path.join(folder, f"shot-{s.index:04d}{ext}"), "shot", s) for s in shots]
+        run.extend(groups[job.output])
+    return run, groups
+
+
+def join_shots(jobs: list[Job], outcomes: list[Outcome], groups: dict[str, list[Job]],
+               overwrite: bool) -> list[Outcome]:
+    """One outcome per input again: each split video joined from its pieces (shots.join) when every piece is
+    there, its pieces' folder then removed; else failed with its first piece's error."""
+    import shutil
+
+    from .shots import join, pieces_dir
+
+    by_output = {o.output: o for o in outcomes}
+    result = []
+    for job in jobs:
+        if job.output not in groups:
+            result.append(by_output[job.output])
+            continue
+        parts = [by_output[p.output] for p in groups[job.output]]
+        bad = next((o for o in parts if o.status == "failed"), None)
+        seconds = sum(o.seconds for o in parts)
+        if bad is not None:
+            result.append(Outcome(job.input, job.output, "failed", f"shot {os.path.basename(bad.output)}: {bad.error}",
+                                  seconds=seconds))
+            continue
+        try:
+            join(job.input, [p.output for p in groups[job.output]], job.output, overwrite=overwrite)
+        except Exception as e:
+            result.append(Outcome(job.input, job.output, "failed", one_line(e), seconds=seconds))
+            continue
+        shutil.rmtree(pieces_dir(job.output), ignore_errors=True)
+        result.append(Outcome(job.input, job.output, "done", frames=sum(o.frames for o in parts), seconds=seconds,
+                              worker=", ".join(sorted({o.worker for o in parts}))))
+    return result
 
 
 def summary(outcomes: list[Outcome], seconds: float) -> dict:

@@ -142,7 +142,7 @@ class VideoFileSink:
     def __init__(self, path: str | os.PathLike, width: int, height: int, *, rate: Fraction,
                  time_base: Fraction, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p",
                  audio_from: str | None = None, format: str | None = None, low_latency: bool = False,
-                 preset: str | None = None):
+                 preset: str | None = None, b_frames: bool = True):
         self.path = str(path)
         encoder = check_encoder(codec)
         codec = encoder.name  # canonical name: "h264" -> "libx264"
@@ -184,6 +184,8 @@ class VideoFileSink:
                     options.update({"preset": "veryfast", "tune": "zerolatency"})
                 else:
                     self._video.codec_context.max_b_frames = 0
+            if not b_frames:  # decode order = display order: pieces whose packets are joined end to end (shots.py)
+                self._video.codec_context.max_b_frames = 0
             self._video.codec_context.options = options
             if audio_from is not None:
                 self._audio = _AudioCarry(audio_from, self._out)

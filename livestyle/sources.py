@@ -89,11 +89,13 @@ class VideoFileSource:
 
     Opening checks the file and decodes the first frame, so `width`/`height` (output size after
     rotation and resizing), `time_base`, `rate` and `rotation` are known before iterating. `even`
-    rounds a resized size down to even numbers (yuv420p encoders need them).
+    rounds a resized size down to even numbers (yuv420p encoders need them). `start_pts` starts at the first
+    frame shown at or after that time (in the stream's time base): a seek to the keyframe before it, then
+    decoding up to it (a shot of a long video, batch --split-shots).
     """
 
     def __init__(self, path: str | os.PathLike, *, max_side_px: int | None = None,
-                 size: tuple[int, int] | None = None, even: bool = False):
+                 size: tuple[int, int] | None = None, even: bool = False, start_pts: int | None = None):
         self.path = str(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"input not found: {self.path}")
@@ -106,6 +108,8 @@ class VideoFileSource:
                              "it is not a video file, or it is truncated or corrupt") from None
         try:
             self._open_stream(max_side_px, size, even)
+            if start_pts is not None and start_pts > self.start_pts:
+                self._seek(start_pts)
         except BaseException:
             self._container.close()
             raise
@@ -145,6 +149,15 @@ class VideoFileSource:
         if self.rotation:
             log.info("%s: display matrix rotates %d degrees counter-clockwise; frames are turned upright",
                      self.path, self.rotation)
+
+    def _seek(self, start_pts: int) -> None:
+        self._container.seek(start_pts, stream=self.stream, backward=True, any_frame=False)
+        self._decoded = self._decode()
+        for f in self._decoded:
+            if f.pts is None or f.pts >= start_pts:
+                self._first = f
+                return
+        self._first = None  # nothing at or after start_pts
 
     @property
     def frames_expected(self) -> int | None:

@@ -154,3 +154,63 @@ def test_a_ray_actor_killed_mid_task_is_restarted_and_its_job_completes(tmp_path
     assert outcomes[0].status == "done" and outcomes[0].worker.split("pid ")[1] != str(killed[0])
     assert len(frames_of(out / "long.mp4")) == 120
     assert os.listdir(out) == ["long.mp4"]  # no temporary file of the killed attempt is left
+
+
+# ---- --split-shots --------------------------------------------------------------------------------------
+
+def write_scenes(path, *, scenes=3, n=15, size=(128, 96), fps=12, audio_rate=22050):
+    """A clip of `scenes` shots of `n` frames each: a smooth texture panning 1 px a frame, a new one per shot."""
+    import av
+    import cv2
+    w, h = size
+    rng = np.random.default_rng(7)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        aus = out.add_stream("aac", rate=audio_rate)
+        aus.layout = "stereo"
+        for s in range(scenes):
+            base = cv2.GaussianBlur(rng.integers(0, 256, (h, w + n, 3)).astype(np.uint8), (0, 0), 2.5)
+            base = cv2.normalize(base, None, 0, 255, cv2.NORM_MINMAX)
+            for i in range(n):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, i:i + w]), format="rgb24")
+                frame.pts = s * n + i
+                out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+        t = 0
+        while t < audio_rate * scenes * n / fps:
+            samples = (0.1 * np.sin(np.arange(t, t + 1024) / 15)).astype(np.float32)[None].repeat(2, 0)
+            af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
+            af.sample_rate, af.pts = audio_rate, t
+            out.mux(aus.encode(af))
+            t += 1024
+        out.mux(aus.encode(None))
+    return path
+
+
+def timestamps(path) -> list[int]:
+    with VideoFileSource(str(path)) as source:
+        return [pts for _, pts, _ in source]
+
+
+def test_split_shots_finds_the_cuts_and_gives_the_frames_of_one_run(tmp_path):
+    from livestyle.shots import find_shots
+
+    clip = write_scenes(tmp_path / "film.mp4")
+    shots = find_shots(str(clip), StylizeConfig(), TemporalConfig())
+    tick = timestamps(clip)[1]  # one frame in the stream's time base
+    assert [(s.start_pts // tick, s.frames) for s in shots] == [(0, 15), (15, 15), (30, 15)]
+    assert [s.warm_pts // tick for s in shots] == [0, 11, 26]  # 4 frames of warm-up before each cut
+    common = ["--styles", "monet", "--crf", "0", "--threads", "1"]  # lossless: the frames themselves compare
+    assert cli.main(["batch", str(clip), "--out", str(tmp_path / "one"), *common]) == 0
+    assert cli.main(["batch", str(clip), "--out", str(tmp_path / "split"), "--split-shots", "--workers", "2",
+                     "--json", str(tmp_path / "s.json"), *common]) == 0
+    one, split = tmp_path / "one" / "film.mp4", tmp_path / "split" / "film.mp4"
+    assert json.loads((tmp_path / "s.json").read_text())["frames"] == 45
+    assert timestamps(split) == timestamps(one) and len(timestamps(one)) == 45
+    diffs = [np.abs(a.astype(int) - b.astype(int)).max() for a, b in zip(frames_of(one), frames_of(split))]
+    assert max(diffs) == 0, diffs  # the same frames: coherence restarts at each cut in one run as well
+    import av
+    with av.open(str(split)) as c:
+        assert [s.type for s in c.streams] == ["video", "audio"] and c.streams.audio[0].codec_context.name == "aac"
+    assert sorted(os.listdir(tmp_path / "split")) == ["film.mp4"]  # the pieces' folder is gone

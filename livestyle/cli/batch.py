@@ -14,7 +14,7 @@ EXIT_SOME_FAILED = 1
 def run(args) -> int:
     import json
 
-    from ..batch import BatchSpec, check_mix, frames_expected, plan_jobs, run_batch, summary
+    from ..batch import BatchSpec, check_mix, frames_expected, join_shots, plan_jobs, run_batch, split_shots, summary
     from ..config import VideoConfig
     from ..modelfile import default_model_path
 
@@ -36,16 +36,20 @@ def run(args) -> int:
         from ..batch_ray import ray_module as need_ray
         ray_module = need_ray()  # the missing extra is one line, before any work
     jobs = plan_jobs(args.inputs, args.out)
-    todo = [j for j in jobs if args.overwrite or not os.path.exists(j.output)]
+    run_jobs, groups = split_shots(jobs, spec) if args.split_shots else (jobs, {})
+    todo = [j for j in run_jobs if args.overwrite or not os.path.exists(j.output)]
     bar = progress_bar("frame", f"{len(jobs)} inputs")
     bar.total = sum(frames_expected(j) for j in todo)
     t0 = time.perf_counter()
     try:
         if ray_module is not None:
             from ..batch_ray import run_ray
-            outcomes = run_ray(jobs, spec, args.out, address=args.ray or None, workers=args.workers, progress=bar.update)
+            outcomes = run_ray(run_jobs, spec, args.out, address=args.ray or None, workers=args.workers,
+                               progress=bar.update)
         else:
-            outcomes = run_batch(jobs, spec, workers=args.workers or 1, progress=bar.update)
+            outcomes = run_batch(run_jobs, spec, workers=args.workers or 1, progress=bar.update)
+        if groups:
+            outcomes = join_shots(jobs, outcomes, groups, args.overwrite)
     except KeyboardInterrupt:
         bar.close()
         info("livestyle: interrupted; finished outputs are kept, run the same command again to do the rest")
@@ -79,5 +83,7 @@ def add_parser(sub) -> None:
     s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run on Ray (pip install 'livestyle[cluster]'): a cluster's address, or none for a local "
                    "Ray on this machine; --out must be storage every node sees")
+    s.add_argument("--split-shots", action="store_true", help="spread a long video over the workers: cut at its "
+                   "scene cuts, each shot stylized on its own, joined without re-encoding (the frames of one run)")
     s.add_argument("--json", metavar="FILE", help="write the summary (each input's outcome) as JSON")
     s.set_defaults(func=run)
