@@ -129,6 +129,9 @@ class TrainConfig:
     # livestyle.grid). 0 = off.
     shift_weight: float = 0.0
     shift_max_px: int = 7
+    # Grid penalty: grid_weight * the grid score of the outputs (losses.grid_loss, periods 2, 4 and 8), the
+    # measure of livestyle.grid made a loss. 0 = off.
+    grid_weight: float = 0.0
     # Johnson et al. weight relu1_2, relu2_2, relu3_3, relu4_3 equally; with the Caffe VGG the relu4_3 Gram
     # MSE is ~1e-5 of the others (5 vs 2e5), so it adds nothing but time: dropping it stops VGG at relu3_3
     # (-4% s/step at 256 px). For larger-scale structure add "relu4_3" at ~4e4 (an equal share).

@@ -73,3 +73,19 @@ def tv_loss(img: torch.Tensor) -> torch.Tensor:
     dy = img[:, :, 1:, :] - img[:, :, :-1, :]
     dx = img[:, :, :, 1:] - img[:, :, :, :-1]
     return dy.float().pow(2).mean() + dx.float().pow(2).mean()
+
+
+def grid_loss(img: torch.Tensor, periods: tuple[int, ...] = (2, 4, 8)) -> torch.Tensor:
+    """The grid score of livestyle.grid (~1 without a period, far above with a grid), differentiable, averaged
+    over the batch and `periods`: the variance of the high-passed luminance's mean at each of the P x P
+    positions of a P x P block, times the number of blocks, over the variance of the high-pass (held fixed,
+    so the network lowers the pattern rather than adding detail to hide it)."""
+    lum = (img.float() * img.new_tensor([0.299, 0.587, 0.114], dtype=torch.float32)[None, :, None, None]).sum(1, keepdim=True)
+    hp = (lum - F.avg_pool2d(F.pad(lum, (1, 1, 1, 1), mode="reflect"), 3, stride=1))[:, 0]  # (N, H, W)
+    var = hp.flatten(1).var(1).detach() + 1e-8
+    total = img.new_zeros((), dtype=torch.float32)
+    for p in periods:
+        rows, cols = hp.shape[1] // p, hp.shape[2] // p
+        means = hp[:, :rows * p, :cols * p].reshape(-1, rows, p, cols, p).mean(dim=(1, 3))  # (N, P, P)
+        total = total + (means.flatten(1).var(1, unbiased=False) * (rows * cols) / var).mean()
+    return total / len(periods)

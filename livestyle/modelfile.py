@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # torch is an extra: without it a model file loads as metadat
 
 FORMAT = "livestyle.stylenet/1"
 DEFAULT_MODEL_NAME = "livestyle.safetensors"
-LIVE_MODEL_NAME = "livestyle_live.safetensors"  # the webcam's network: the shipped styles, distilled (distill.py)
 ENV_WEIGHTS_DIR = "LIVESTYLE_WEIGHTS_DIR"
 
 
@@ -115,13 +114,6 @@ def default_model_path() -> Path:
     raise FileNotFoundError(
         f"no trained model found (looked for {DEFAULT_MODEL_NAME} in {searched}); "
         "train one with `livestyle train` and pass it with --weights FILE")
-
-
-def live_model_path() -> Path | None:
-    """The shipped live model (model.ARCHS["live"], learned from the shipped model by `livestyle distill`),
-    or None when there is none."""
-    p = shipped_weights_dir() / LIVE_MODEL_NAME
-    return p if p.is_file() else None
 
 
 def save_stylenet(path: str | os.PathLike, net: StyleNet, styles: list[StyleInfo], *,

@@ -8,8 +8,8 @@ frames). `livestyle bench --modes eager,onnxruntime` measures it.
 
 An ONNX file is used only when it was exported from exactly these weights: the export records a
 fingerprint of the weights (`weights_sha256`) in its metadata and `load` checks it, so a stale file next
-to a retrained model is never run. The shipped live model has its export beside it
-(weights/livestyle_live.onnx, written by `livestyle export`).
+to a retrained model is never run. The shipped model has its export beside it
+(weights/livestyle.onnx, written by `livestyle export`).
 
 Threads: one session per thread count, made on first use (a few ms for the live network); the live loop
 drops to fewer threads while other processes keep cores busy (device.LoadWatcher).

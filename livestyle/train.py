@@ -42,7 +42,7 @@ from .config import TrainConfig
 from .data import ImageFolder, parse_style_specs, read_name_list
 from .device import resolve_device
 from .flow import temporal_loss
-from .losses import content_loss, style_loss, tv_loss
+from .losses import content_loss, grid_loss, style_loss, tv_loss
 from .modelfile import save_stylenet
 from .motion import moved_pair
 from .train_setup import (  # noqa: F401 (resume_config, config_*: the public names of training stay here)
@@ -87,7 +87,7 @@ def train(cfg: TrainConfig, *, progress: Callable[[dict], None] | None = None) -
 class LossNetwork:
     """VGG and the paintings' Gram targets: `losses(model, x, idx, style, step)` runs the network on the batch
     and returns its weighted losses {"content", "style", "tv", "temporal"} (temporal also holds the shift
-    consistency term)."""
+    consistency and grid terms)."""
 
     def __init__(self, cfg: TrainConfig, specs: list[tuple[str, str]], device: torch.device, *, rank: int):
         self.cfg, self.device, self.rank = cfg, device, rank
@@ -112,6 +112,8 @@ class LossNetwork:
         if cfg.shift_weight > 0:
             temporal = temporal + cfg.shift_weight * shift_loss(model, x, y, style, cfg.shift_max_px,
                                                                 self._generator(step, 7))
+        if cfg.grid_weight > 0:
+            temporal = temporal + cfg.grid_weight * grid_loss(y)
         feats_y = self.vgg(y.contiguous(memory_format=self.format))
         with torch.no_grad():  # the content target needs VGG only up to its layer
             feats_x = self.vgg(x.contiguous(memory_format=self.format), (cfg.content_layer,))
@@ -276,7 +278,7 @@ def _train(cfg: TrainConfig, progress, device: torch.device, rank: int, world: i
 
     preview = data.preview_photo(device) if master and cfg.preview_every else None
     t_start = last_ckpt = time.perf_counter()
-    steplog, values = StepLog(cfg.log_every, cfg.temporal_weight + cfg.shift_weight > 0), {}
+    steplog, values = StepLog(cfg.log_every, cfg.temporal_weight + cfg.shift_weight + cfg.grid_weight > 0), {}
     if master:
         log.info("training %d style(s) %s for %d steps at %d px, batch %d x %d rank(s), %s%s, VGG %s",
                  len(specs), ", ".join(n for n, _ in specs), cfg.steps, cfg.image_size, cfg.batch_size, world,

@@ -32,7 +32,7 @@ MIN_IMAGE_SIZE = 32  # training crops smaller than this leave VGG's deeper layer
 _MODEL_FIELDS = ("styles", "content_dir", "base", "arch", "image_size", "style_size", "batch_size", "lr",
                  "warmup_steps", "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers",
                  "loss_norm", "holdout", "batch_styles", "vgg", "vgg_convention", "seed", "temporal_weight", "motion",
-                 "shift_weight", "shift_max_px")
+                 "shift_weight", "shift_max_px", "grid_weight")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -234,7 +234,7 @@ def training_record(cfg: TrainConfig, network: Network, *, steps: int, seconds: 
         "warmup_steps": cfg.warmup_steps, "batch_styles": cfg.batch_styles,
         "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
         "temporal_weight": cfg.temporal_weight, "motion": dataclasses.asdict(cfg.motion),
-        "shift_weight": cfg.shift_weight, "shift_max_px": cfg.shift_max_px,
+        "shift_weight": cfg.shift_weight, "shift_max_px": cfg.shift_max_px, "grid_weight": cfg.grid_weight,
         "content_layer": cfg.content_layer, "style_layers": dict(cfg.style_layers), "loss_norm": cfg.loss_norm,
         "holdout": sorted(holdout), "vgg": vgg_source, "content_dir": os.path.abspath(cfg.content_dir),
         "skipped_images": skipped, "style_images": network.style_images, "final_losses": final_losses,

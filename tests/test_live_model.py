@@ -1,8 +1,7 @@
-"""The live model: distillation learns a teacher's styles; ONNX Runtime runs a matching export (never a stale
-one); the webcam picks the live model for the shipped styles and the full one otherwise."""
+"""Distillation learns a teacher's styles; ONNX Runtime runs a matching export (never a stale one); the shipped
+model is the one network, with its export."""
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 
@@ -15,8 +14,8 @@ from livestyle import cli, ortnet
 from livestyle.config import NetConfig, StylizeConfig
 from livestyle.distill import DistillConfig, distill, step_mix
 from livestyle.model import StyleNet, parse_arch
-from livestyle.modelfile import (LIVE_MODEL_NAME, StyleInfo, default_model_path, live_model_path, load_stylenet,
-                                 read_metadata, save_stylenet, shipped_weights_dir)
+from livestyle.modelfile import (StyleInfo, default_model_path, load_stylenet, read_metadata, save_stylenet,
+                                 shipped_weights_dir)
 from livestyle.stylize import Stylizer
 
 TINY_LIVE = "live,base_width=8,max_width=16,n_res_blocks=1"
@@ -142,41 +141,18 @@ def test_an_export_of_other_weights_is_never_run(live_pair):
         Stylizer(net, StylizeConfig(backend="onnxruntime"), None)
 
 
-# ---- the shipped live model and the webcam's choice -------------------------------------------------------
+# ---- the shipped model and its export ----------------------------------------------------------------------
 
-def test_the_shipped_live_model_has_every_shipped_style_and_both_models_their_matching_export():
-    live = live_model_path()
-    assert live is not None and live.name == LIVE_MODEL_NAME
-    full = load_stylenet(default_model_path())
-    model = load_stylenet(live)
-    assert model.style_names == full.style_names and model.presets == full.presets
-    assert model.net.cfg == dataclasses.replace(parse_arch("live"), n_styles=full.net.n_styles)
-    record = read_metadata(live)["training"]
-    assert record["distilled_from"] == default_model_path().name
-    assert record["style_images"] == read_metadata(default_model_path())["training"]["style_images"]  # for eval
-    for m in (model, full):  # both exports are of exactly these weights (after retraining: livestyle export again)
-        onnx = ortnet.onnx_beside(m.path)
-        assert onnx is not None and ortnet.load(onnx, ortnet.net_fingerprint(m.net), threads=1) is not None
+def test_the_shipped_model_is_the_one_network_with_its_matching_export():
+    model = load_stylenet(default_model_path())
+    assert model.net.cfg == dataclasses.replace(parse_arch("one"), n_styles=len(model.styles)) and len(model.styles) == 17
+    assert read_metadata(default_model_path())["training"]["style_images"]  # for eval
+    onnx = ortnet.onnx_beside(model.path)  # exported from exactly these weights (after retraining: export again)
+    assert onnx is not None and ortnet.load(onnx, ortnet.net_fingerprint(model.net), threads=1) is not None
+    assert not list(shipped_weights_dir().glob("livestyle_live.*"))  # one network: no second model ships
 
 
-def _args(**kw):
-    base = dict(weights=None, device="cpu", net="auto", styles=None)
-    return argparse.Namespace(**{**base, **kw})
-
-
-def test_the_webcam_takes_the_live_model_for_shipped_styles_and_the_full_one_otherwise(tiny_model_path):
-    from livestyle.cli.common import load_live_model
-    assert live_model_path() is not None
-    assert load_live_model(_args(), ["monet", "vangogh_sunflowers"]).path == str(live_model_path())
-    assert load_live_model(_args(net="full"), ["monet"]).path == str(default_model_path())
-    assert load_live_model(_args(weights=str(tiny_model_path)), ["a"]).path == str(tiny_model_path)
-    with pytest.raises(ValueError, match="no style 'mine'"):
-        load_live_model(_args(net="live"), ["mine"])
-    with pytest.raises(ValueError, match="leave out --weights"):
-        load_live_model(_args(net="live", weights=str(tiny_model_path)), ["a"])
-
-
-def test_webcam_runs_the_live_model_through_onnx_runtime(tmp_path, capsys, no_native_bf16):
+def test_webcam_runs_the_shipped_model_through_onnx_runtime(tmp_path, capsys, no_native_bf16):
     import av
     clip = tmp_path / "cam.mp4"
     rng = np.random.default_rng(0)
@@ -191,15 +167,4 @@ def test_webcam_runs_the_live_model_through_onnx_runtime(tmp_path, capsys, no_na
     rc = cli.main(["webcam", "--camera", str(clip), "--no-window", "--styles", "monet,vangogh", "--max-frames", "5"])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert f"network: {LIVE_MODEL_NAME} (onnxruntime)" in err and "5 frames in" in err
-
-
-def test_video_takes_the_live_network_only_when_asked(tiny_model_path, tmp_path, capsys):
-    from livestyle.cli.common import load_live_model
-    assert load_live_model(_args(net="full"), []).path == str(default_model_path())
-    assert load_live_model(_args(net="live"), []).path == str(live_model_path())
-    clip = tmp_path / "in.mp4"
-    clip.write_bytes(b"not checked before the model")
-    out = tmp_path / "o.mp4"
-    rc = cli.main(["video", str(clip), str(out), "--net", "live", "--weights", str(tiny_model_path), "--styles", "a"])
-    assert rc == 2 and "leave out --weights" in capsys.readouterr().err and not out.exists()
+    assert "network: livestyle.safetensors (onnxruntime)" in err and "5 frames in" in err

@@ -32,12 +32,12 @@ timed webcam_load1 "$LS" webcam --camera samples/demo.mp4 --loop --no-window --s
 kill "$B"
 echo "== webcam at 1280x720 (camera: a 720p clip looped), adaptive resolution, idle"
 timed webcam_720p "$LS" webcam --camera "$CLIP720" --loop --no-window --styles monet,vangogh --max-side 1280 --duration "$S"
-echo "== the networks alone at 640x360 and 320x180: the full one (video) and the live one (webcam), eager and ONNX Runtime"
-for arch in fast live; do
+echo "== the networks alone at 640x360 and 320x180: the shipped one network and the earlier full one, eager and ONNX Runtime"
+for arch in one fast; do
   "$LS" bench --arch "$arch" --modes eager,onnxruntime --reference-modes eager --resolution 640x360 --resolution 320x180 \
-      --no-e2e 2>&1 | grep -E "^(fast|live|reference|threads)" | tee "$OUT/bench_net_$arch.txt"
+      --no-e2e 2>&1 | grep -E "^(one|fast|reference|threads)" | tee "$OUT/bench_net_$arch.txt"
 done
-echo "== livestyle bench --load 1 (webcam idle and loaded, the live model as the webcam runs it), 640x360 and 720p"
+echo "== livestyle bench --load 1 (webcam idle and loaded, the shipped model as the webcam runs it), 640x360 and 720p"
 "$LS" bench --json --resolution 320x180 --modes eager --no-e2e --clip samples/demo.mp4 --live-seconds "$S" --load 1 \
     > "$OUT/bench_live.json" 2> "$OUT/bench_live.err"
 "$LS" bench --json --resolution 320x180 --modes eager --no-e2e --clip "$CLIP720" --live-seconds "$S" \

@@ -19,7 +19,7 @@ import torch
 from livestyle.config import StylizeConfig, TemporalConfig
 from livestyle.images import fit_size, resize_frame
 from livestyle.schedule import parse_schedule
-from livestyle.stylize import StreamStylizer, Stylizer
+from livestyle.stylize import StreamStylizer
 from livestyle.transcode import stylize_video
 from livestyle.modelfile import default_model_path, load_stylenet, parse_mix
 
@@ -32,10 +32,19 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([bar, img], axis=0)
 
 
-def contact_sheet(model, out: Path, side: int = 320) -> None:
+def contact_sheet(model, out: Path, side: int = 320, detail: int = 160) -> None:
+    """One row per style: three photos at `side` px, then a `detail`-px crop of the astronaut stylized at its
+    full 512 px, shown at twice its size with no smoothing, so that single pixels (and any grid) show."""
     import skimage.data as data
     photos = {"astronaut": data.astronaut(), "chelsea": data.chelsea(), "coffee": data.coffee()}
-    stylizer = Stylizer(model.net, StylizeConfig(device="cpu", compile="off"))
+    # what `image` runs on a CPU without native bf16 (most): the ONNX export
+    stylizer = StreamStylizer.for_model(model, StylizeConfig(device="cpu", compile="off", backend="onnxruntime"))
+    big = data.astronaut()  # 512 x 512
+    y0, x0 = 40, 170  # the face and the flag: flat areas and edges
+
+    def zoom(styled_big: np.ndarray) -> np.ndarray:
+        crop = styled_big[y0:y0 + detail, x0:x0 + detail]
+        return cv2.resize(crop, (side, side), interpolation=cv2.INTER_NEAREST)
     columns = [(s, s) for s in model.style_names]
     if {"monet", "vangogh"} <= set(model.presets):
         columns.append(("monet 50% + vangogh 50%", "monet:0.5,vangogh:0.5"))
@@ -44,15 +53,18 @@ def contact_sheet(model, out: Path, side: int = 320) -> None:
     for name, photo in photos.items():
         w, h = fit_size(photo.shape[1], photo.shape[0], max_side_px=side)
         resized[name] = resize_frame(photo, w, h)
-    cell_h = max(p.shape[0] for p in resized.values())
+    cell_h = max(max(p.shape[0] for p in resized.values()), side)
 
     def pad(im):
         return cv2.copyMakeBorder(im, 0, cell_h - im.shape[0], 0, side - im.shape[1], cv2.BORDER_CONSTANT,
                                   value=(255, 255, 255))
-    rows = [np.concatenate([label(pad(p), name) for name, p in resized.items()], axis=1)]
+    rows = [np.concatenate([label(pad(p), name) for name, p in resized.items()]
+                           + [label(pad(zoom(big)), f"{detail} px at 1:1, shown 2x")], axis=1)]
     for title, spec in columns:
         mix = parse_mix(spec, model)
-        rows.append(np.concatenate([label(pad(stylizer([p], mix)[0]), title[:40]) for p in resized.values()], axis=1))
+        cells = [label(pad(stylizer([p], mix)[0]), title[:40]) for p in resized.values()]
+        cells.append(label(pad(zoom(stylizer([big], mix)[0])), "detail"))
+        rows.append(np.concatenate(cells, axis=1))
     sheet = np.concatenate(rows, axis=0)
     cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
 
@@ -62,7 +74,8 @@ def demo_gif(weights: Path, out: Path, *, seconds: float = 6.0, fps: int = 8, wi
     with tempfile.TemporaryDirectory() as tmp:
         styled = Path(tmp) / "styled.mp4"
         model = load_stylenet(weights)  # as `livestyle video demo.mp4 OUT --schedule ... --max-side 640` does
-        step = StreamStylizer.for_model(model, StylizeConfig(device="cpu", max_side_px=640), TemporalConfig())
+        step = StreamStylizer.for_model(model, StylizeConfig(device="cpu", max_side_px=640, backend="onnxruntime"),
+                                        TemporalConfig())
         stylize_video(ROOT / "samples" / "demo.mp4", styled, step,
                       parse_schedule("0:monet,1s:monet,5s:vangogh", model).mix_at)
         with av.open(str(styled)) as inp, av.open(str(out), "w", format="gif") as gif:
@@ -89,6 +102,7 @@ def main(argv=None) -> int:
     weights = Path(args.weights) if args.weights else default_model_path()
     model = load_stylenet(weights)
     torch.set_grad_enabled(False)
+    torch.manual_seed(0)
     contact_sheet(model, ROOT / "samples" / "styles_sheet.jpg")
     demo_gif(weights, ROOT / "samples" / "demo_monet_to_vangogh.gif")
     print("wrote samples/styles_sheet.jpg and samples/demo_monet_to_vangogh.gif")

@@ -23,8 +23,7 @@ def main(argv=None) -> int:
     from livestyle.capture import LiveSource
     from livestyle.config import TemporalConfig
     from livestyle.live import LiveOptions, LiveSession, parse_keys
-    from livestyle.modelfile import load_stylenet
-    from livestyle.cli.common import load_live_model
+    from livestyle.modelfile import default_model_path, load_model
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0)
@@ -38,10 +37,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     names = args.styles.split(",")
-    # the model `livestyle webcam --styles ...` picks (its --net auto), with the webcam's defaults: the
-    # governor at the camera's rate, coherence on
-    model = load_stylenet(args.weights) if args.weights else load_live_model(
-        argparse.Namespace(net="auto", weights=None, device="cpu"), names)
+    # the model `livestyle webcam --styles ...` runs, with the webcam's defaults: the governor at the camera's
+    # rate, coherence on
+    model = load_model(args.weights or default_model_path())
     duration = args.minutes * 60
     session = LiveSession.create(model, names, LiveOptions(duration_s=duration, style_names=names),
                                  temporal=TemporalConfig())

@@ -32,6 +32,7 @@ RECIPE = dict(arch="one", image_size=256, style_size=512, batch_size=4, lr=2e-3,
               content_layer="relu3_3", content_weight=1.0, style_weight=4.0, tv_weight=10.0, shift_weight=300.0,
               seed=0)
 TEMPORAL_WEIGHT = 100.0
+GRID_WEIGHT = 0.05
 
 
 def mirror(path: Path) -> None:
@@ -50,6 +51,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--temporal-from", type=int, default=3600, help="steps before the temporal loss starts")
+    p.add_argument("--grid-steps", type=int, default=0, help="then this many steps more with the grid penalty "
+                   f"(--grid-weight, default {GRID_WEIGHT:g}) beside the temporal loss")
+    p.add_argument("--grid-weight", type=float, default=None)
     p.add_argument("--package", action="store_true", help="write the finished run as weights/livestyle.safetensors")
     p.add_argument("--snapshot", metavar="OUT", help="write the run's latest checkpoint (runs/ or weights/wip/) as a "
                    "model file OUT, to look at or `livestyle eval` while the run goes on")
@@ -85,10 +89,13 @@ def main(argv=None) -> int:
                   f"tv {e['tv']:.3g} temporal {e['temporal']:.3g}, {e['ms_per_step']:.0f} ms", file=sys.stderr,
                   flush=True)
 
-    phases = [(args.temporal_from, 0.0), (args.steps, TEMPORAL_WEIGHT)]
-    for end, temporal in phases:
+    grid = GRID_WEIGHT if args.grid_weight is None else args.grid_weight
+    phases = [(args.temporal_from, 0.0, 0.0), (args.steps, TEMPORAL_WEIGHT, 0.0)]
+    if args.grid_steps:
+        phases.append((args.steps + args.grid_steps, TEMPORAL_WEIGHT, grid))
+    for end, temporal, grid_weight in phases:
         if CKPT.exists():
-            cfg = resume_config(str(CKPT), {"steps": end, "temporal_weight": temporal})
+            cfg = resume_config(str(CKPT), {"steps": end, "temporal_weight": temporal, "grid_weight": grid_weight})
             if cfg.steps <= _step(CKPT):
                 continue
         else:

@@ -65,10 +65,8 @@ def run(args) -> int:
         e2e.append({**loaded, "load": args.load})
     live_runs = {}
     if clip and args.live_seconds:
-        from ..modelfile import default_model_path, live_model_path
-        live_model = {"live": live_model_path, "full": default_model_path, "arch": lambda: None}[args.live_net]()
-        if args.live_net == "live" and live_model is None:
-            raise ValueError("--live-net live: this installation has no live model; use --live-net full or arch")
+        from ..modelfile import default_model_path
+        live_model = default_model_path() if args.live_net == "shipped" else None
         for n in ([0, args.load] if args.load else [0]):
             label = "idle" if n == 0 else f"load {n}"
             say(f"webcam on {clip} looped, {args.live_seconds:g} s from the start, {label}"
@@ -141,9 +139,9 @@ def add_parser(sub) -> None:
                    "webcam on --clip looped, S seconds from the start (the issue's measure: 40; default 0 = not)")
     s.add_argument("--live-max-side", type=positive_int, default=640, metavar="PX", help="the webcam timing's "
                    "output size, longest side (default 640, the webcam's; 1280 for 720p live)")
-    s.add_argument("--live-net", choices=["live", "full", "arch"], default="live",
-                   help="the webcam timing's model: live (default: the shipped live model, as `webcam` runs it, with "
-                   "its ONNX export), full (the shipped full model), arch (random weights of --arch)")
+    s.add_argument("--live-net", choices=["shipped", "arch"], default="shipped",
+                   help="the webcam timing's model: shipped (default: the shipped model, as `webcam` runs it, with "
+                   "its ONNX export), arch (random weights of --arch)")
     s.add_argument("--load", type=non_negative_int, default=0, metavar="N", help="repeat the end-to-end and webcam "
                    "timings with N busy-loop processes keeping N cores busy, idle and loaded in one run")
     s.add_argument("--target-fps", type=non_negative_float, help="the webcam timing's adaptive resolution target "

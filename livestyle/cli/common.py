@@ -105,7 +105,7 @@ def add_stylize_options(p: argparse.ArgumentParser) -> None:
                    help="auto: bf16 on CPUs with AVX-512/AMX, fp16 on CUDA (default auto)")
     p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
                    help="what runs the network on a CPU: auto (default) takes ONNX Runtime when the model has an ONNX "
-                   "export beside it (the live model does) and torch otherwise")
+                   "export beside it (the shipped model does) and torch otherwise")
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
                    help="torch.compile: auto compiles first where it pays (videos of 600+ frames), else eager (default); on: "
                    "compile every frame size before its first frame (seconds with a warm cache, 15-30 s without)")
@@ -132,45 +132,6 @@ def load_model(args):
     from ..modelfile import default_model_path, load_model as load
     path = args.weights or default_model_path()
     return load(path, device=resolve_device(args.device))
-
-
-def load_live_model(args, names: list[str]):
-    """The model for a live command (`webcam`, `bench`'s webcam timing): with `--net auto` (the default) and
-    no --weights, the shipped live model (4x faster, distill.py) when it has every style asked for, else the
-    model `load_model` gives; `--net live` insists on the live model, `--net full` never takes it."""
-    from ..device import resolve_device
-    from ..modelfile import live_model_path, load_model as load, read_model_info
-    net = getattr(args, "net", "auto")
-    live = live_model_path()
-    if net == "full" or (args.weights and net == "auto"):
-        return load_model(args)
-    if net == "live" and args.weights:
-        raise ValueError("--net live uses the shipped live model; leave out --weights, or use --net full")
-    if live is None:
-        if net == "live":
-            raise ValueError("--net live: this installation has no live model (weights/livestyle_live.safetensors)")
-        return load_model(args)
-    _, styles, presets = read_model_info(live)
-    known = {s.name for s in styles} | set(presets)
-    missing = [n for n in names if n.lower() not in known]
-    if missing:
-        if net == "live":
-            raise ValueError(f"--net live: the live model has no style {missing[0]!r} (it has the shipped styles: "
-                             f"{', '.join(sorted(known))}); use --net full for your own styles")
-        return load_model(args)
-    return load(live, device=resolve_device(args.device))
-
-
-def add_net_option(p: argparse.ArgumentParser, *, live_default: bool) -> None:
-    if live_default:
-        p.add_argument("--net", choices=["auto", "live", "full"], default="auto",
-                       help="live: the shipped styles on the small live network (about 4x faster, learned from the "
-                       "full one); full: the full network; auto (default): live unless --weights or a style of your "
-                       "own needs the full one")
-    else:
-        p.add_argument("--net", choices=["live", "full"], default="full",
-                       help="full (default): the full network; live: the webcam's small network, about 4x faster, "
-                       "for a quick preview")
 
 
 def mix_from_args(args, model):

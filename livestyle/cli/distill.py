@@ -42,7 +42,7 @@ def run(args) -> int:
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("distill", help="train a faster network to reproduce a model's styles (the webcam's live model)")
+    s = sub.add_parser("distill", help="train a smaller network to reproduce a model's styles (pixel and perceptual losses)")
     s.add_argument("output", help="model file to write (.safetensors)")
     s.add_argument("--content", required=True, help="folder of photos (random crops)")
     s.add_argument("--teacher", metavar="FILE", help="model whose styles are learned (default: the shipped model)")

@@ -7,14 +7,12 @@ from .common import info, warn
 
 
 def model_label(path: Path) -> str:
-    """What a model file is, in words: the shipped model, the shipped live model, or one of yours."""
-    from ..modelfile import DEFAULT_MODEL_NAME, LIVE_MODEL_NAME, shipped_weights_dir
+    """What a model file is, in words: the shipped model, or one of yours."""
+    from ..modelfile import DEFAULT_MODEL_NAME, shipped_weights_dir
 
     shipped = path.parent.resolve() == shipped_weights_dir().resolve()
     if shipped and path.name == DEFAULT_MODEL_NAME:
         return "shipped"
-    if shipped and path.name == LIVE_MODEL_NAME:
-        return "shipped live"
     return f"yours: {path.name}"
 
 

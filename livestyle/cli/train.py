@@ -10,7 +10,7 @@ from .common import EXIT_INTERRUPTED, info, non_negative_float, positive_float, 
 
 
 _TRAIN_FIELDS = ("styles", "content_dir", "out", "overwrite", "checkpoint_dir", "image_size", "style_size",
-                 "batch_size", "steps", "lr", "warmup_steps", "content_weight", "style_weight", "tv_weight", "temporal_weight", "shift_weight",
+                 "batch_size", "steps", "lr", "warmup_steps", "content_weight", "style_weight", "tv_weight", "temporal_weight", "shift_weight", "grid_weight",
                  "batch_styles", "vgg", "vgg_convention", "device", "threads", "seed", "log_every", "preview_every",
                  "checkpoint_every_s", "content_layer", "loss_norm", "holdout")
 
@@ -194,6 +194,8 @@ def add_parser(sub) -> None:
     s.add_argument("--shift-weight", type=non_negative_float, metavar="W", help="shift consistency: the batch "
                    "moved by 1-7 px must stylize to the same picture moved alike, so textures cannot lock to the "
                    "network's stride (default 0: off)")
+    s.add_argument("--grid-weight", type=non_negative_float, metavar="W", help="grid penalty: the grid score of the "
+                   "outputs (what `livestyle eval` reports, periods 2-8) as a loss (default 0: off)")
     s.add_argument("--arch", metavar="K=V,...", help="network: a preset or key=value over NetConfig fields, "
                    "e.g. base_width=16,n_res_blocks=3,separable=1 (default: NetConfig())")
     s.add_argument("--batch-styles", choices=("mixed", "single"), help="styles within a batch (default mixed)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from .common import (
-    EXIT_INTERRUPTED, X264_PRESETS, add_file_command, add_net_option, check_input_output, info, load_live_model,
+    EXIT_INTERRUPTED, X264_PRESETS, add_file_command, check_input_output, info, load_model,
     mix_from_args, non_negative_int, positive_int, progress_bar, stylize_config, temporal_config,
     unit_float, warn)
 from .gatys import GatysBar, add_gatys_options, gatys_config, read_styles
@@ -61,7 +61,7 @@ def run(args) -> int:
     from ..transcode import stylize_video
 
     check_input_output(args.input, args.output, args.overwrite)
-    model = load_live_model(args, [])
+    model = load_model(args)
     if args.schedule:
         from ..schedule import parse_schedule
         if args.styles or args.mix:
@@ -98,7 +98,6 @@ def add_parser(sub) -> None:
     s = add_file_command(sub, "video", help="stylize a video file (keeps frame rate, timestamps and audio)",
                          input_help="input video (MP4, MOV, MKV, WebM, ...)",
                          output_help="output video; .mp4 gets H.264 + the input's audio")
-    add_net_option(s, live_default=False)
     s.add_argument("--crf", type=non_negative_int, default=18, help="quality for x264/x265/VP9/AV1: lower is better, bigger "
                    "(default 18, visually lossless)")
     s.add_argument("--codec", default="libx264", help="video encoder (default libx264; e.g. libx265, libvpx-vp9)")

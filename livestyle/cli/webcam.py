@@ -5,7 +5,7 @@ import argparse
 import os
 
 from .common import (
-    EXIT_USAGE, add_net_option, add_stylize_options, check_output_path, err, info, load_live_model, non_negative_float,
+    EXIT_USAGE, add_stylize_options, check_output_path, err, info, load_model, non_negative_float,
     positive_float, positive_int, stylize_config, temporal_config, unit_float)
 
 
@@ -49,7 +49,7 @@ def run(args) -> int:
     # the camera next, then the network: a missing camera is said at once, not after the model loads
     with LiveSource(args.camera, size=args.size, fps=args.fps, loop=args.loop) as source:
         cam = source.info
-        model = load_live_model(args, names)
+        model = load_model(args)
         if not names:
             raise ValueError(f"expected --styles (up to 9 of: {', '.join(model.style_names + sorted(model.presets))})")
         state = ControlState(strength=args.strength, preserve_color=args.preserve_color,
@@ -122,5 +122,4 @@ def add_parser(sub) -> None:
     s.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     s.add_argument("--snapshot-dir", default=".", help="folder for snapshots (s) and recordings (r)")
     add_stylize_options(s)
-    add_net_option(s, live_default=True)
     s.set_defaults(func=run, max_side=640)  # the network runs at <= 640 px unless --max-side says otherwise
