@@ -56,3 +56,21 @@ def test_a_texture_tile_repeated_every_8px_scores_high_at_8_and_not_at_a_period_
 @pytest.mark.parametrize("shape", [(1, 1, 3), (7, 5, 3)])
 def test_pictures_smaller_than_a_block_score_nan(shape):
     assert np.isnan(grid_score(np.zeros(shape, np.uint8), 16))
+
+
+def test_the_grid_loss_is_the_grid_score_made_differentiable():
+    import torch
+
+    from livestyle.losses import grid_loss
+
+    rng = np.random.default_rng(0)
+    noise = rng.random((2, 3, 128, 128), dtype=np.float32)
+    tiled = noise.copy()
+    tiled[:, :, ::4, ::4] += 0.3  # a pattern every 4 px
+    assert grid_loss(torch.from_numpy(noise)).item() < 1.5
+    x = torch.from_numpy(tiled).requires_grad_()
+    loss = grid_loss(x, (4,))
+    metric = np.median([grid_score((np.clip(t.transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8), 4) for t in tiled])
+    assert loss.item() > 50 and 0.5 < loss.item() / metric < 2
+    loss.backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
