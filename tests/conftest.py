@@ -109,12 +109,19 @@ def write_clip(path: Path, *, size=(64, 48), n=6, fps=12, audio_rate: int | None
             out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
         if aus:
-            t = 0
-            while t < audio_rate * n / fps:
-                samples = (0.1 * np.sin(np.arange(t, t + 1024) / 15)).astype(np.float32)[None].repeat(2, 0)
-                af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
-                af.sample_rate, af.pts = audio_rate, t
-                out.mux(aus.encode(af))
-                t += 1024
-            out.mux(aus.encode(None))
+            write_tone(out, aus, audio_rate, n / fps)
     return path
+
+
+def write_tone(out, stream, rate: int, seconds: float) -> None:
+    """A quiet stereo sine through an AAC `stream` of the container `out`, `seconds` long."""
+    import av
+    import numpy as np
+    t = 0
+    while t < rate * seconds:
+        samples = (0.1 * np.sin(np.arange(t, t + 1024) / 15)).astype(np.float32)[None].repeat(2, 0)
+        af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
+        af.sample_rate, af.pts = rate, t
+        out.mux(stream.encode(af))
+        t += 1024
+    out.mux(stream.encode(None))

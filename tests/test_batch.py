@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import write_clip
+from conftest import write_clip, write_tone
 from livestyle import cli
 from livestyle.batch import BatchSpec, plan_jobs, run_batch, threads_per_worker
 from livestyle.config import StylizeConfig, TemporalConfig, VideoConfig
@@ -177,14 +177,7 @@ def write_scenes(path, *, scenes=3, n=15, size=(128, 96), fps=12, audio_rate=220
                 frame.pts = s * n + i
                 out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
-        t = 0
-        while t < audio_rate * scenes * n / fps:
-            samples = (0.1 * np.sin(np.arange(t, t + 1024) / 15)).astype(np.float32)[None].repeat(2, 0)
-            af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
-            af.sample_rate, af.pts = audio_rate, t
-            out.mux(aus.encode(af))
-            t += 1024
-        out.mux(aus.encode(None))
+        write_tone(out, aus, audio_rate, scenes * n / fps)
     return path
 
 
