@@ -50,7 +50,10 @@ def test_warp_tensor_matches_numpy_warp():
     flow = rng.normal(0, 2, (20, 30, 2)).astype(np.float32)
     expected = warp(img, flow)
     got = warp_tensor(torch.from_numpy(img).permute(2, 0, 1)[None], torch.from_numpy(flow).permute(2, 0, 1)[None])
-    assert np.allclose(got[0].permute(1, 2, 0).numpy(), expected, atol=1e-3)
+    # OpenCV 4's remap rounds its bilinear weights to 1/32 (5.x does not): up to 0.019 apart here, 0.003 on
+    # average; a flow taken the wrong way round, or off by a pixel, is ~0.3 apart
+    diff = np.abs(got[0].permute(1, 2, 0).numpy() - expected)
+    assert diff.max() < 0.03 and diff.mean() < 0.006
 
 
 def test_temporal_loss_is_zero_for_a_perfectly_warped_pair_and_differentiable():
