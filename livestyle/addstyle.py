@@ -187,7 +187,25 @@ def add_style(cfg: AddStyleConfig, *, progress: Callable[[dict], None] | None = 
     from .train import train
     train_cfg, chosen = plan(cfg)
     chosen["model"] = train(train_cfg, progress=progress)
+    chosen["onnx"] = export_beside(chosen["model"])
     return chosen
+
+
+def export_beside(path: str) -> str | None:
+    """The model's ONNX export beside it, as the shipped model has, so that ONNX Runtime runs it where that is
+    faster (CPUs without native bf16) and where torch is not installed; None (logged) when the exporter is
+    missing or fails: torch runs the model then."""
+    import logging
+
+    from .export import export_onnx
+    from .modelfile import load_stylenet
+
+    try:
+        return export_onnx(load_stylenet(path), Path(path).with_suffix(".onnx"), overwrite=True)
+    except Exception as e:  # onnx/onnxscript missing, an exporter error: the model itself is written and works
+        logging.getLogger(__name__).warning("no ONNX export beside %s (%s); torch runs it",
+                                            path, str(e).splitlines()[0][:160] if str(e) else type(e).__name__)
+        return None
 
 
 def _shipped_recipe() -> dict:

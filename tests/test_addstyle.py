@@ -44,6 +44,9 @@ def test_a_painting_becomes_a_style_of_the_user_model(inputs, tiny_model_path, r
         else:
             assert torch.equal(new[k], v)  # every conv frozen
     assert model.training["trained_styles"] == ["klee"] and model.training["base"] == str(tiny_model_path)
+    from livestyle import ortnet  # its export beside it, of exactly these weights, as the shipped model has
+    onnx = ortnet.onnx_beside(model.path)
+    assert onnx is not None and ortnet.load(onnx, ortnet.net_fingerprint(model.net), threads=1) is not None
     assert os.path.isfile(os.path.join(user, "klee.ckpt", "preview.png"))
     # by name, alone and blended with a shipped style, without --weights (the user model is the default now)
     photo = os.path.join(inputs["content"], "p0.png")

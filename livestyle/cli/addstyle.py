@@ -12,7 +12,7 @@ def run(args) -> int:
 
     from tqdm import tqdm
 
-    from ..addstyle import AddStyleConfig, plan
+    from ..addstyle import AddStyleConfig, export_beside, plan
     from ..train import TrainingInterrupted, train
 
     cfg = AddStyleConfig(painting=args.painting, name=args.name, minutes=args.minutes, content_dir=args.content,
@@ -43,6 +43,7 @@ def run(args) -> int:
         return EXIT_INTERRUPTED
     finally:
         bar.close()
+    export_beside(path)  # ONNX Runtime runs it where that is faster, as the shipped model
     info(f"wrote {path} after {time.time() - started:.0f} s: style {chosen['name']!r} is ready; try `livestyle image PHOTO OUT.jpg --styles "
          f"{chosen['name']}` or `livestyle webcam --styles {chosen['name']},vangogh`")
     return 0
