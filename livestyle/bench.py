@@ -202,7 +202,7 @@ def summarize(rows, resolutions, modes, ref_modes) -> list[dict]:
 
 def end_to_end(clip: str, cfg: NetConfig, *, device: str = "cpu", max_side_px: int | None = 640,
                temporal: float = 0.6, batch_size: int = 1, warm_compile: bool = False, runs: int = 3,
-               pipelined: bool = False, preset: str | None = None, model_path: str | None = None) -> dict:
+               pipelined: bool = True, preset: str | None = None, model_path: str | None = None) -> dict:
     """Decode, stylize (+ temporal coherence) and encode `clip` as `livestyle video` does, to a temporary
     file, `runs` times; the run with the median fps is reported. With `model_path` the frame step is exactly
     `video`'s (StreamStylizer.for_model with its defaults: the same runtime); else a random-weight network of

@@ -67,9 +67,10 @@ class VideoConfig:
     #   not better pictures; veryfast keeps the encoder a small share of a real-time pipeline
     pix_fmt: str = "yuv420p"  # plays everywhere; needs even width and height
     overwrite: bool = False  # refuse an existing output unless True
-    pipelined: bool = False  # decode and encode in threads beside the network (transcode.py). Off by default:
-    #   on the 2-core CPU the threads slow the network's OpenMP threads more than they overlap
-    #   (sam2_cups at 640x360: 21.2 fps pipelined vs 23.0 inline); try --pipeline with more cores
+    pipelined: bool = True  # decode and encode in threads beside the network (transcode.py). With the one
+    #   network on the 2-core Xeon under ONNX Runtime the demo clip took 10.1 s pipelined against 11.0-11.3 s
+    #   inline (3 runs each, session 7); with the earlier, heavier full network it had been slower
+    #   (sam2_cups at 640x360: 21.2 fps pipelined vs 23.0 inline), so --no-pipeline stays
 
 
 @dataclass

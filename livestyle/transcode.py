@@ -1,7 +1,8 @@
 """`livestyle video`: decode a file, stylize frames in batches, encode, carry the audio along.
 
 With VideoConfig.pipelined (`--pipeline`), decoding and encoding run in their own threads beside the
-network (VideoConfig.pipelined); off by default because on 2 cores that measured slower than taking turns.
+network (VideoConfig.pipelined, on by default: with the one network it is 8-10 % faster on 2 cores;
+`--no-pipeline` takes turns in one thread).
 
 `stylize_video` runs a StreamStylizer (stylize.py) over the clip. Underneath, `transcode` takes any
 callback `process(frames, times_s) -> frames` (Gatys video passes its own), always called with consecutive

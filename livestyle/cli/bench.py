@@ -109,7 +109,9 @@ def run(args) -> int:
 
 
 def add_parser(sub) -> None:
-    from ..config import TemporalConfig  # dataclasses only: cheap to import
+    import argparse
+
+    from ..config import TemporalConfig, VideoConfig  # dataclasses only: cheap to import
     s = sub.add_parser("bench", help="time livestyle's network against the reference in the same run")
     s.add_argument("--arch", default="shipped", help="network to time: shipped (default: the shipped model's "
                    "network, and end to end the model itself through `video`'s frame step), one, fast, live, "
@@ -131,8 +133,8 @@ def add_parser(sub) -> None:
                    "for a 16:9 clip)")
     s.add_argument("--e2e-runs", type=positive_int, default=3, help="end-to-end runs per size; the median is "
                    "reported (default 3)")
-    s.add_argument("--pipeline", action="store_true", help="end to end with decode and encode in their own "
-                   "threads (video --pipeline)")
+    s.add_argument("--pipeline", action=argparse.BooleanOptionalAction, default=VideoConfig().pipelined,
+                   help="end to end with decode and encode in their own threads, as `video` (default: video's)")
     s.add_argument("--temporal", type=unit_float, default=TemporalConfig().weight,
                    help=f"temporal coherence weight end to end (default {TemporalConfig().weight:g})")
     s.add_argument("--live-seconds", type=non_negative_float, default=0.0, metavar="S", help="also time the "
