@@ -156,7 +156,10 @@ class Runner:
         if os.path.exists(job.output) and not overwrite:
             return Outcome(job.input, job.output, "skipped", worker=self.name)
         try:
+            from .atomic import check_output_path
+
             os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
+            check_output_path(job.output, overwrite=overwrite, input_path=job.input)  # never the input itself
             remove_stale_temps(job.output)
             frames = (self._video(job, progress) if job.kind == "video" else self._shot(job, progress)
                       if job.kind == "shot" else self._image(job))
@@ -184,10 +187,9 @@ class Runner:
                            progress)
 
     def _image(self, job: Job) -> int:
-        from .atomic import atomic_write_bytes, check_output_path
+        from .atomic import atomic_write_bytes
         from .images import check_size, encode_image, fit_size, read_image, resize_frame
 
-        check_output_path(job.output, overwrite=self.spec.video.overwrite, input_path=job.input)
         frame = read_image(job.input)
         cfg = self.spec.stylize
         w, h = fit_size(frame.shape[1], frame.shape[0], max_side_px=cfg.max_side_px, size=cfg.size)

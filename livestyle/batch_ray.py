@@ -99,8 +99,8 @@ def run_ray(jobs: list[Job], spec: BatchSpec, out_dir: str, *, address: str | No
     from ray.util import ActorPool
 
     pool = ActorPool(actors)
-    for i, job in enumerate(jobs):
-        pool.submit(lambda a, ij: a.run.remote(ij[1]), (i, job))
+    for job in jobs:
+        pool.submit(lambda actor, j: actor.run.remote(j), job)
     results: dict[str, Outcome] = {}
     while pool.has_next():
         outcome = pool.get_next_unordered()

@@ -79,6 +79,18 @@ def test_a_bad_input_fails_alone_exit_1_and_the_summary_names_it(tmp_path, input
     assert not glob.glob(str(out / "**" / "bad*"), recursive=True)  # nothing half-written for it
 
 
+def test_an_input_inside_dir_is_never_its_own_output(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    clip = write_clip(out / "a.mp4")
+    before = clip.read_bytes()
+    report = tmp_path / "s.json"
+    assert cli.main(["batch", str(clip), "--out", str(out), "--styles", "monet", "--overwrite",
+                     "--json", str(report)]) == 1
+    failed = json.loads(report.read_text())["outcomes"][0]
+    assert failed["status"] == "failed" and "input" in failed["error"] and clip.read_bytes() == before
+
+
 def test_bad_arguments_are_exit_2_before_any_work(tmp_path, inputs, capsys):
     assert cli.main(["batch", str(inputs), "--out", str(tmp_path / "o"), "--styles", "nosuchstyle"]) == 2
     assert cli.main(["batch", str(inputs), "--out", str(inputs / "c.png"), "--styles", "monet"]) == 2
