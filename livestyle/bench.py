@@ -57,28 +57,32 @@ def busy_cores(sample_s: float = 0.5) -> float:
 
 
 def _onnx_runner(net: StyleNet, threads: int):
-    """An ONNX Runtime session (CPU, `threads` threads) of `net`, exported to a temporary file first;
-    returns (make_session, run) so the session creation can be timed apart from the export."""
+    """The network as `livestyle video` runs it under ONNX Runtime (ortnet.OrtNet on its export, uint8 frames in
+    and out), exported to a temporary file first; returns (make_session, run) so the session creation can be
+    timed apart from the export. `run(x, style)` takes a float tensor and converts it to frames once."""
     import tempfile
 
-    import onnxruntime as ort
+    import numpy as np
 
     from .export import export_onnx
     from .modelfile import ModelFile, StyleInfo
+    from .ortnet import OrtNet
 
     tmp = tempfile.mkdtemp(prefix="livestyle-bench-")
     path = os.path.join(tmp, "net.onnx")
     export_onnx(ModelFile(net, [StyleInfo(f"s{i}") for i in range(net.n_styles)]), path)
-    session = {}
+    session, frames = {}, {}
 
     def make_session():
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        session["s"] = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        session["s"] = OrtNet(path, threads=threads)
 
     def run(x, style):
+        if id(x) not in frames:  # the frames of x, made once: the decoder hands the video its frames as uint8
+            frames.clear()
+            frames[id(x)] = np.ascontiguousarray((x.float() * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+                                                 .permute(0, 2, 3, 1).cpu().numpy())
         mix = style.float().expand(x.shape[0], -1) if style.dim() == 1 else style.float()
-        return session["s"].run(None, {"image": x.float().contiguous().numpy(), "mix": mix.contiguous().numpy()})[0]
+        return session["s"].run_frames(frames[id(x)], mix.contiguous().numpy())
     return make_session, run
 
 

@@ -33,6 +33,9 @@ class NetConfig:
     head_stride: int = 1  # 2: the first conv already halves the frame and the last conv runs on a bilinear x2
     #   copy of the half-size features, so only that one small conv (width -> 3) touches full resolution
     padding: str = "reflect"  # "reflect" avoids dark borders (Johnson); "zeros" is a little faster
+    margin: int = 0  # px of the frame reflected around it before the network and cropped after, so what
+    #   zero padding does at the edges happens outside the picture (the shipped "one": 8 px; its outer 2 px
+    #   were 6.4 levels off the next ones without, 1.5 with, 2.1 for reflection padding; +7 % pixels)
     shuffle: int = 1  # > 1: the net runs on a space-to-depth copy of the frame (pixel unshuffle by this
     #   factor a side, 3*f*f channels) and ends with depth-to-space, so no conv runs at full resolution
 
@@ -133,6 +136,12 @@ class TrainConfig:
     # Grid penalty: grid_weight * the grid score of the outputs (losses.grid_loss, periods 2, 4 and 8), the
     # measure of livestyle.grid made a loss. 0 = off.
     grid_weight: float = 0.0
+    # Smaller copies: each step also stylizes the batch shrunk by a random factor in scale_range a side
+    # (antialiased), enlarges that output back (bilinear, as the live loop's StreamStylizer `scale` does) and
+    # adds scale_weight * its content and style losses, so the look holds when the loop runs the network
+    # smaller (a network trained at one scale lost 1.3-2.2x of its texture at 75 %). 0 = off.
+    scale_weight: float = 0.0
+    scale_range: tuple[float, float] = (0.5, 0.9)
     # Johnson et al. weight relu1_2, relu2_2, relu3_3, relu4_3 equally; with the Caffe VGG the relu4_3 Gram
     # MSE is ~1e-5 of the others (5 vs 2e5), so it adds nothing but time: dropping it stops VGG at relu3_3
     # (-4% s/step at 256 px). For larger-scale structure add "relu4_3" at ~4e4 (an equal share).
@@ -178,16 +187,19 @@ class TemporalConfig:
     #   per-frame output (x0.21 / x0.48 at w 0.5, in-process). The average also cancels part of the stroke
     #   texture that changes from frame to frame: content distance x0.69 / 0.86 / 0.75 (x0.74 / 0.89 at 0.5)
     flow_backend: str = "dis"  # "dis" (OpenCV DIS, CPU), "raft" / "raft_large" (torchvision, GPU), "auto"
-    flow_preset: str = "fast"  # DIS preset: "ultrafast" | "fast" | "medium". On sam2_cups (w 0.6, fb, 320 px):
-    #   warping error x0.56 ultrafast (5.1 ms), x0.42 fast (6.1 ms), x0.34 medium (14.7 ms), ms under load
+    flow_preset: str = "medium"  # DIS preset: "ultrafast" | "fast" | "medium". What the one network needs
+    #   (session 8, warping error of the coherent output over the per-frame one, before encoding):
+    #   sam2_cups x0.576 fast fb 256 px (5.2 ms), x0.509 medium fb 256 (8.9 ms), x0.456 medium fb 320 (9.7 ms),
+    #   x0.434 medium photometric 320 (6.4 ms); the flow's resolution is the lever (DIS fast stops at a
+    #   quarter of what it is given, medium at half), the history weight hardly is (x0.564 at w 0.7)
     flow_scale: float = 0.5  # estimate flow on frames shrunk by this factor, then upsample the vectors
-    flow_max_width: int | None = 256  # ...and at most this wide (640x360 -> 256x144, 1280x720 too), so the
-    #   cost does not grow with resolution: 4.7 ms per frame in all vs 5.5 ms for fast at 320 px and 4.2 ms
-    #   for ultrafast at 320 px (tools/experiments/bench_temporal.py cost); sam2_cups x0.44 vs x0.42 fast at 320 px
-    check: str = "fb"  # "fb": forward-backward consistency + motion boundaries (Ruder et al. 2016; two flows
-    #   per frame). "photometric": one flow; motion boundaries, out-of-frame and pixels whose warped previous
-    #   input does not match are distrusted: ~1.5 ms cheaper, x0.39 on sam2_cups, but it let a disoccluded
-    #   strip of the synthetic test scene keep some history (mean error 4.6 levels vs 0 with fb)
+    flow_max_width: int | None = 320  # ...and at most this wide (640x360 -> 320x180, 1280x720 too), so the
+    #   cost does not grow with resolution
+    check: str = "photometric"  # "fb": forward-backward consistency + motion boundaries (Ruder et al. 2016;
+    #   two flows per frame). "photometric": one flow; motion boundaries, out-of-frame and pixels whose warped
+    #   previous input does not match are distrusted. With fast flow at 256 px photometric let a disoccluded
+    #   strip of the synthetic test scene keep some history (6.4 levels, fb 1.6); with medium at 320 both
+    #   leave it fresh (0.0, 5 seeds), and photometric costs one flow instead of two
     photometric_threshold: float = 0.1  # also distrust pixels whose warped previous input differs from
     #   the current input by more than this (gray, 0..1; 0 disables): lighting changes, flow errors
     cut_threshold: float = 0.08  # scene cut (reset) when the mean motion-compensated gray difference

@@ -154,6 +154,7 @@ class EvalConfig:
     max_side_px: int = 512  # photos are scored at their own size, their longest side capped at this
     net_scale: float = 1.0  # run the network on a copy shrunk by this a side and enlarge back (the live loop)
     device: str = "auto"
+    backend: str = "auto"  # what runs the network (StylizeConfig.backend): "auto" | "torch" | "onnxruntime"
     vgg: str | None = None  # local VGG weights (else $LIVESTYLE_VGG, else torchvision's)
     vgg_convention: str | None = None
     sheet: str | None = None  # contact sheet to write (PNG/JPEG/WebP)
@@ -199,7 +200,7 @@ def evaluate(model_path: str, photos_dir: str, cfg: EvalConfig | None = None, *,
         check_output_path(sheet, overwrite=overwrite)
         if any(os.path.exists(sheet) and os.path.samefile(sheet, p) for p in photo_paths):
             raise ValueError(f"--sheet {sheet} is one of the photos being scored; livestyle never writes over its input")
-    step = StreamStylizer.for_model(model, StylizeConfig(device=str(dev), compile="off"))
+    step = StreamStylizer.for_model(model, StylizeConfig(device=str(dev), compile="off", backend=cfg.backend))
     net_vgg = load_vgg(tuple(dict.fromkeys([*GRAM_LAYERS, CONTENT_LAYER])), path=vgg,
                        convention=vgg_convention).to(dev)
 

@@ -10,8 +10,9 @@ Backends:
   640x360 (tools/experiments/bench_temporal.py): the ultrafast preset takes 2.2 ms per flow at full size and
   0.9 ms at half size (both directions, not upsampled: 0.9 ms); end-point error on Sintel alley_1
   motion 0.43 px at full size, 0.71 px at half, 1.09 px at quarter; "medium" is 0.18 px but 19 ms.
-  The live default (TemporalConfig) is the "fast" preset on frames at most 256 px wide, chosen by
-  warping error through the whole stabilizer (see config.py); the metric uses medium at full size.
+  The default of TemporalConfig is the "medium" preset on frames at most 320 px wide, one flow and the
+  photometric check, chosen by warping error through the whole stabilizer (see config.py); the metric
+  uses medium at full size.
 - "raft": torchvision's RAFT (Teed & Deng 2020, `raft_small` / `raft_large`) with its published
   weights, loaded the normal way (torch hub cache, downloading when allowed). Used by "auto" only on a
   GPU, or when asked for; a missing download raises one RuntimeError line saying what to do.

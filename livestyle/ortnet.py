@@ -81,7 +81,9 @@ class OrtNet:
         self.path, self.spin = str(path), spin
         self._sessions: dict[int, object] = {}
         self.threads = threads
-        self.session(threads)  # fails here, not at the first frame, if the file is unusable
+        # fails here, not at the first frame, if the file is unusable. frames_io: an export that takes and gives
+        # uint8 frames (livestyle.export); False for one written before, float32 NCHW in [0, 1] in and out
+        self.frames_io = self.session(threads).get_inputs()[0].type == "tensor(uint8)"
 
     def session(self, threads: int):
         if threads not in self._sessions:
@@ -100,14 +102,22 @@ class OrtNet:
         return dict(self.session(self.threads).get_modelmeta().custom_metadata_map)
 
     def run(self, x: np.ndarray, mix: np.ndarray) -> np.ndarray:
+        """float32 (N, 3, H, W) in [0, 1] -> the same, stylized (through uint8 with a frames export)."""
+        if self.frames_io:
+            frames = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+            return self.run_frames(frames, mix).transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1.0 / 255.0)
         s = self.session(self.threads)
         return s.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32),
                             "mix": np.ascontiguousarray(mix, dtype=np.float32)})[0]
 
     def run_frames(self, frames: np.ndarray, mix: np.ndarray) -> np.ndarray:
+        """uint8 (N, H, W, 3) -> the same, stylized."""
+        if self.frames_io:
+            return self.session(self.threads).run(None, {"frames": np.ascontiguousarray(frames, dtype=np.uint8),
+                                                         "mix": np.ascontiguousarray(mix, dtype=np.float32)})[0]
         x = frames.transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1.0 / 255.0)
         y = self.run(x, mix)
-        y8 = np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)  # round half up, as FramesNet's round()
+        y8 = np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)  # round half up, as the frames export rounds
         return np.ascontiguousarray(y8.transpose(0, 2, 3, 1))
 
 
@@ -118,7 +128,10 @@ class OrtNet:
         return list(self.run_frames(np.stack(frames), mix))
 
     def floats(self, frames: list[np.ndarray], mix: np.ndarray) -> np.ndarray:
-        """uint8 frames -> the network's float32 (N, H, W, 3) output in [0, 1] (before rounding to uint8)."""
+        """uint8 frames -> the network's float32 (N, H, W, 3) output in [0, 1] (before rounding to uint8, with
+        an export written before the frames export; a frames export gives its uint8 frames as floats)."""
+        if self.frames_io:
+            return self.run_frames(np.stack(frames), mix).astype(np.float32) * np.float32(1.0 / 255.0)
         x = np.stack(frames).transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1.0 / 255.0)
         return np.clip(self.run(x, mix), 0.0, 1.0).transpose(0, 2, 3, 1)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import cv2
 import numpy as np
@@ -200,6 +201,7 @@ class StreamStylizer:
         self.stylizer = Stylizer(net, cfg, onnx, n_styles=n_styles, fingerprint=fingerprint)
         self.stabilizer = TemporalStabilizer(temporal) if temporal is not None and temporal.weight > 0 else None
         self.temporal_s = 0.0
+        self._beside = None  # one worker thread: the optical flow of a frame while the network runs on it
 
     @classmethod
     def for_model(cls, model, cfg: StylizeConfig, temporal: TemporalConfig | None = None) -> "StreamStylizer":
@@ -242,10 +244,22 @@ class StreamStylizer:
             self.temporal_s += time.perf_counter() - t0
             if carried is not None:
                 return [carried]
-        if scale < 1.0:
-            styled = self._scaled(frames, mix, scale, strength, preserve_color)
-        else:
-            styled = self.stylizer(frames, mix, strength=strength, preserve_color=preserve_color)
+        ahead = None
+        if self.stabilizer is not None and temporal:  # the flow needs only the inputs: beside the network
+            if self._beside is None:
+                self._beside = ThreadPoolExecutor(1, thread_name_prefix="livestyle-flow")
+            ahead = self._beside.submit(self.stabilizer.look_ahead, frames[0])
+        try:
+            if scale < 1.0:
+                styled = self._scaled(frames, mix, scale, strength, preserve_color)
+            else:
+                styled = self.stylizer(frames, mix, strength=strength, preserve_color=preserve_color)
+        finally:  # never leave the flow running (an error in the network is what gets raised)
+            t0 = time.perf_counter()
+            if ahead is not None:
+                wait([ahead])
+            self.temporal_s += time.perf_counter() - t0
+        ahead = ahead.result() if ahead is not None else None  # an error in the flow is raised here
         if self.stabilizer is None:
             return styled
         if not temporal:  # switched off live: drop the history so switching on again starts clean
@@ -253,7 +267,7 @@ class StreamStylizer:
             return styled
         t0 = time.perf_counter()
         mixes = [mix[i] if mix.ndim == 2 else mix for i in range(len(frames))]
-        out = self.stabilizer.process(frames, styled, mixes=mixes, times_s=times_s)
+        out = self.stabilizer.process(frames, styled, mixes=mixes, times_s=times_s, ahead=ahead)
         self.temporal_s += time.perf_counter() - t0
         return out
 

@@ -7,15 +7,14 @@ being redrawn every frame.
         styled = stylizer([frame], mix)[0]            # uint8 (H, W, 3) RGB
         out = stab(frame, styled, mix=mix)            # uint8 (H, W, 3) RGB, coherent
 
-Per frame, at 640x360 (tools/experiments/bench_temporal.py cost on the 2-core CPU: 4.7 ms in all with the defaults,
-3.7 ms with check="photometric"; inside `livestyle video`, where the network has just evicted the
-caches, the same work measures ~6 ms):
-1. Both DIS flows (preset "fast") between the previous and current input shrunk to at most 256 px
-   wide (flow_to_prev, flow_to_next), whatever the video's resolution.
-2. Trust mask on that small grid: forward-backward consistency and motion boundaries (Ruder et al.
-   2016), pixels whose flow leaves the frame, and pixels whose motion-compensated input changed by
-   more than `photometric_threshold` (lighting, flow errors). Untrusted pixels take the fresh
-   stylization: disoccluded and fast-moving regions are never smeared with stale history.
+Per frame, at 640x360 (session 8, the 2-core Xeon: 6.4 ms in all with the defaults; StreamStylizer works
+out step 1 and 2 in a thread while the network runs on the frame, so most of it is off the critical path):
+1. One DIS flow (preset "medium") from the current input to the previous one, both shrunk to at most 320
+   px wide (flow_to_prev), whatever the video's resolution; with check="fb" also the reverse (flow_to_next).
+2. Trust mask on that small grid: motion boundaries, pixels whose flow leaves the frame, and pixels whose
+   motion-compensated input changed by more than `photometric_threshold` (disocclusions, lighting, flow
+   errors); with check="fb" also forward-backward consistency (Ruder et al. 2016). Untrusted pixels take
+   the fresh stylization: disoccluded and fast-moving regions are never smeared with stale history.
 3. a = weight * mask, upsampled to full size (bilinear, so its edges are soft); the previous *output*
    is warped with the upsampled flow (cv2.remap, fixed-point maps) and
        out = a * warp(prev_out, flow_to_prev) + (1 - a) * styled          (cv2.blendLinear)
@@ -101,9 +100,11 @@ class TemporalStabilizer:
         self._style_change = 1.0 - (1.0 - self._style_change) * (1.0 - min(1.0, max(0.0, amount)))
 
     def process(self, frames: list[np.ndarray], styled: list[np.ndarray], *, mixes=None,
-                times_s: list[float] | None = None) -> list[np.ndarray]:
-        """A batch of consecutive frames: one call per frame, in order (`mixes`: one per frame or None)."""
-        return [self(f, s, mix=None if mixes is None else mixes[i], time_s=None if times_s is None else times_s[i])
+                times_s: list[float] | None = None, ahead: tuple | None = None) -> list[np.ndarray]:
+        """A batch of consecutive frames: one call per frame, in order (`mixes`: one per frame or None;
+        `ahead`: look_ahead of the first frame)."""
+        return [self(f, s, mix=None if mixes is None else mixes[i], time_s=None if times_s is None else times_s[i],
+                     ahead=ahead if i == 0 else None)
                 for i, (f, s) in enumerate(zip(frames, styled))]
 
     def _start(self, small: np.ndarray, styled: np.ndarray, time_s: float | None, reason: str,
@@ -114,19 +115,31 @@ class TemporalStabilizer:
                      "ms": (time.perf_counter() - t0) * 1e3}
         return styled
 
-    def _motion(self, small: np.ndarray):
-        """Flow from `small` (the current input, prepared) to the previous one, the trust mask on the small
-        grid (1 = trusted), the mean motion-compensated change and the trusted fraction."""
+    def _motion(self, small: np.ndarray, prev: np.ndarray | None = None):
+        """Flow from `small` (the current input, prepared) to the previous one (`prev`, default the one held),
+        the trust mask on the small grid (1 = trusted), the mean motion-compensated change and the trusted
+        fraction."""
         cfg = self.cfg
-        flow_to_prev, flow_to_next = self.estimator.flows_between(self._prev_small, small, both=cfg.check == "fb")
+        prev = self._prev_small if prev is None else prev
+        flow_to_prev, flow_to_next = self.estimator.flows_between(prev, small, both=cfg.check == "fb")
         mask = occlusion_mask(flow_to_prev, flow_to_next)  # (h, w) on the small grid, 1 = trusted
-        residual = cv2.absdiff(warp(self._prev_small, flow_to_prev), small)  # motion-compensated change
+        residual = cv2.absdiff(warp(prev, flow_to_prev), small)  # motion-compensated change
         if residual.ndim == 3:  # RAFT works on RGB
             residual = residual.max(axis=2)
         residual_mean = cv2.mean(residual)[0] / 255.0  # cv2.mean: ~10x faster than numpy's on uint8
         if cfg.photometric_threshold > 0:
             mask *= residual <= cfg.photometric_threshold * 255.0
         return flow_to_prev, mask, residual_mean, cv2.mean(mask)[0]
+
+    def look_ahead(self, frame: np.ndarray) -> tuple:
+        """What the next call for `frame` needs from the inputs alone: its small copy and, when there is history
+        of that size, the flow and trust mask against the previous input. It reads the state and changes
+        nothing, so it may run in another thread while the network stylizes `frame` (StreamStylizer does);
+        pass the result to that call as `ahead`."""
+        check_frame(frame)
+        prev, small = self._prev_small, self.estimator.prepare(frame)
+        ready = prev is not None and prev.shape == small.shape and self.cfg.weight > 0
+        return prev, small, self._motion(small, prev) if ready else None
 
     def carry(self, frame: np.ndarray, *, mix=None, time_s: float | None = None) -> np.ndarray | None:
         """The previous output moved along the optical flow onto `frame`, without a fresh stylization: what
@@ -155,9 +168,11 @@ class TemporalStabilizer:
         self.last = {"reset": None, "carried": True, "ms": (time.perf_counter() - t0) * 1e3}
         return out
 
-    def __call__(self, frame: np.ndarray, styled: np.ndarray, *, mix=None, time_s: float | None = None) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, styled: np.ndarray, *, mix=None, time_s: float | None = None,
+                 ahead: tuple | None = None) -> np.ndarray:
         """The coherent version of `styled` (the stylization of `frame`). `mix`: the style weights
-        used (any array-like; changes are noticed); `time_s`: the frame's timestamp (gaps reset)."""
+        used (any array-like; changes are noticed); `time_s`: the frame's timestamp (gaps reset); `ahead`:
+        look_ahead(frame), made since the last call (else the work is done here)."""
         t0 = time.perf_counter()
         check_frame(frame)
         check_frame(styled)
@@ -175,7 +190,8 @@ class TemporalStabilizer:
             self.reset()
             self.last = {"reset": "off", "trusted": 0.0, "history_weight": 0.0, "ms": 0.0}
             return styled
-        small = self.estimator.prepare(frame)
+        fresh = ahead is not None and ahead[0] is self._prev_small  # made against the history held now
+        small = ahead[1] if fresh else self.estimator.prepare(frame)
         if self._prev_out is None:
             return self._start(small, styled, time_s, "first frame", t0)
         if self._prev_out.shape != styled.shape:
@@ -183,7 +199,8 @@ class TemporalStabilizer:
         if time_s is not None and self._prev_time is not None and abs(time_s - self._prev_time) > cfg.max_gap_s:
             return self._start(small, styled, time_s, f"gap of {abs(time_s - self._prev_time):.2f} s", t0)
 
-        flow_to_prev, mask, residual_mean, trusted = self._motion(small)
+        motion = ahead[2] if fresh and ahead[2] is not None else self._motion(small)
+        flow_to_prev, mask, residual_mean, trusted = motion
         if residual_mean > cfg.cut_threshold or trusted < cfg.cut_min_trusted:
             self.cuts += 1
             log.info("scene cut (residual %.3f, trusted %.2f): temporal history reset", residual_mean, trusted)

@@ -47,8 +47,8 @@ from .modelfile import save_stylenet
 from .motion import moved_pair
 from .train_setup import (  # noqa: F401 (resume_config, config_*: the public names of training stay here)
     MIN_IMAGE_SIZE, Network, TrainingInterrupted, build_network, check_checkpoint_dir, check_config, checkpoint_dir,
-    config_from_dict, config_to_dict, dist_env, restore, resume_config, shift_loss, style_indices, style_targets,
-    training_record, use_bf16, write_preview)
+    config_from_dict, config_to_dict, dist_env, restore, resume_config, shift_loss, smaller_copy, style_indices,
+    style_targets, training_record, use_bf16, write_preview)
 from .vgg import load_vgg
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def train(cfg: TrainConfig, *, progress: Callable[[dict], None] | None = None) -
 class LossNetwork:
     """VGG and the paintings' Gram targets: `losses(model, x, idx, style, step)` runs the network on the batch
     and returns its weighted losses {"content", "style", "tv", "temporal"} (temporal also holds the shift
-    consistency and grid terms)."""
+    consistency and grid terms), and "scale" (the smaller copy's content and style) when that is on."""
 
     def __init__(self, cfg: TrainConfig, specs: list[tuple[str, str]], device: torch.device, *, rank: int):
         self.cfg, self.device, self.rank = cfg, device, rank
@@ -117,12 +117,20 @@ class LossNetwork:
         feats_y = self.vgg(y.contiguous(memory_format=self.format))
         with torch.no_grad():  # the content target needs VGG only up to its layer
             feats_x = self.vgg(x.contiguous(memory_format=self.format), (cfg.content_layer,))
-        layer = cfg.content_layer
+        terms = {**self._perceptual(feats_y, feats_x, idx), "tv": cfg.tv_weight * tv_loss(y), "temporal": temporal}
+        if cfg.scale_weight > 0:
+            y_small = smaller_copy(model, x, style, cfg.scale_range, self._generator(step, 11))
+            small = self._perceptual(self.vgg(y_small.contiguous(memory_format=self.format)), feats_x, idx)
+            terms["scale"] = cfg.scale_weight * (small["content"] + small["style"])
+        return terms
+
+    def _perceptual(self, feats_y, feats_x, idx: torch.Tensor) -> dict:
+        """The weighted content and style losses of output features `feats_y` (photo features `feats_x`)."""
+        cfg, layer = self.cfg, self.cfg.content_layer
         return {"content": cfg.content_weight * content_loss(getattr(feats_y, layer), getattr(feats_x, layer),
                                                              normalized=self.normalized),
                 "style": cfg.style_weight * style_loss(feats_y, {k: g[idx] for k, g in self.targets.items()},
-                                                       cfg.style_layers, normalized=self.normalized),
-                "tv": cfg.tv_weight * tv_loss(y), "temporal": temporal}
+                                                       cfg.style_layers, normalized=self.normalized)}
 
 
 @contextlib.contextmanager
@@ -156,12 +164,13 @@ class StepLog:
 
     def add(self, step: int, steps: int, values: dict[str, float]) -> None:
         for k, v in values.items():
-            self.sums[k] += v
+            self.sums[k] = self.sums.get(k, 0.0) + v
         self.n += 1
         if step % self.every == 0 or step == steps:
             m = {k: v / self.n for k, v in self.sums.items()}
-            log.info("step %d: content %.3g, style %.3g, tv %.3g%s, %.0f ms/step", step, m["content"], m["style"],
+            log.info("step %d: content %.3g, style %.3g, tv %.3g%s%s, %.0f ms/step", step, m["content"], m["style"],
                      m["tv"], f", temporal {m['temporal']:.3g}" if self.temporal else "",
+                     f", scale {m['scale']:.3g}" if "scale" in m else "",
                      1000 * (time.perf_counter() - self.t0) / self.n)
             self._reset()
 

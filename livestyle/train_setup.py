@@ -32,7 +32,7 @@ MIN_IMAGE_SIZE = 32  # training crops smaller than this leave VGG's deeper layer
 _MODEL_FIELDS = ("styles", "content_dir", "base", "arch", "image_size", "style_size", "batch_size", "lr",
                  "warmup_steps", "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers",
                  "loss_norm", "holdout", "batch_styles", "vgg", "vgg_convention", "seed", "temporal_weight", "motion",
-                 "shift_weight", "shift_max_px", "grid_weight")
+                 "shift_weight", "shift_max_px", "grid_weight", "scale_weight", "scale_range")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -65,6 +65,9 @@ def check_config(cfg: TrainConfig) -> None:
                          f"got {cfg.image_size}")
     if cfg.loss_norm not in ("none", "target"):
         raise ValueError(f"expected loss_norm 'none' or 'target', got {cfg.loss_norm!r}")
+    lo, hi = cfg.scale_range
+    if not 0.0 < lo <= hi <= 1.0:
+        raise ValueError(f"--scale-range: expected 0 < MIN <= MAX <= 1, got {lo:g},{hi:g}")
 
 
 def config_to_dict(cfg: TrainConfig) -> dict:
@@ -74,6 +77,8 @@ def config_to_dict(cfg: TrainConfig) -> dict:
 def config_from_dict(d: dict) -> TrainConfig:
     known = {f.name for f in dataclasses.fields(TrainConfig)} - {"deadline"}  # a deadline was that command's
     d = {k: v for k, v in d.items() if k in known}
+    if "scale_range" in d:  # a list in the checkpoint's JSON-like record
+        d["scale_range"] = tuple(d["scale_range"])
     return TrainConfig(**{**d, "arch": NetConfig(**d.get("arch", {})), "motion": MotionConfig(**d.get("motion", {}))})
 
 
@@ -212,6 +217,18 @@ def shift_loss(model, x: torch.Tensor, y: torch.Tensor, style: torch.Tensor, max
     return F.mse_loss(y_shifted[:, :, m:-m, m:-m].float(), y[:, :, dy + m:-m, dx + m:-m].float())
 
 
+def smaller_copy(model, x: torch.Tensor, style: torch.Tensor, scale_range: tuple[float, float],
+                 g: torch.Generator) -> torch.Tensor:
+    """The network's output for x shrunk by a random factor in `scale_range` a side (antialiased), enlarged
+    back to x's size (bilinear): what the live loop shows when it runs the network on a smaller copy."""
+    lo, hi = scale_range
+    s = lo + (hi - lo) * float(torch.rand((), generator=g))
+    h, w = x.shape[-2:]
+    size = (max(MIN_IMAGE_SIZE, round(h * s)), max(MIN_IMAGE_SIZE, round(w * s)))
+    small = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+    return F.interpolate(model(small, style), size=(h, w), mode="bilinear", align_corners=False)
+
+
 # -- what is written -----------------------------------------------------------------------------------
 
 def write_preview(path: Path, photo: torch.Tensor, net: StyleNet, style_ids: list[int], autocast) -> None:
@@ -235,6 +252,7 @@ def training_record(cfg: TrainConfig, network: Network, *, steps: int, seconds: 
         "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
         "temporal_weight": cfg.temporal_weight, "motion": dataclasses.asdict(cfg.motion),
         "shift_weight": cfg.shift_weight, "shift_max_px": cfg.shift_max_px, "grid_weight": cfg.grid_weight,
+        "scale_weight": cfg.scale_weight, "scale_range": list(cfg.scale_range),
         "content_layer": cfg.content_layer, "style_layers": dict(cfg.style_layers), "loss_norm": cfg.loss_norm,
         "holdout": sorted(holdout), "vgg": vgg_source, "content_dir": os.path.abspath(cfg.content_dir),
         "skipped_images": skipped, "style_images": network.style_images, "final_losses": final_losses,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 
 import cv2
 import numpy as np
@@ -168,3 +169,32 @@ def test_webcam_runs_the_shipped_model_through_onnx_runtime(tmp_path, capsys, no
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "network: livestyle.safetensors (onnxruntime)" in err and "5 frames in" in err
+
+
+def test_an_export_written_before_the_frames_graph_still_runs(live_pair, tmp_path):
+    """Exports from before the uint8 frames graph (float32 NCHW "image" in, float "styled" out) keep working."""
+    import onnx
+
+    path, frames_onnx = live_pair
+    net = load_stylenet(path).net.float().eval()
+    old = tmp_path / "old.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on dynamic axis names
+        program = torch.onnx.export(net, (torch.rand(1, 3, 64, 96), torch.full((1, 2), 0.5)), input_names=["image", "mix"],
+                                    output_names=["styled"], dynamic_shapes={"x": {0: torch.export.Dim("N"),
+                                    2: torch.export.Dim("H", min=1), 3: torch.export.Dim("W", min=1)},
+                                    "style": {0: torch.export.Dim("N")}}, dynamo=True, verbose=False)
+    proto = program.model_proto
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = ortnet.FINGERPRINT_KEY, ortnet.net_fingerprint(net)
+    onnx.save_model(proto, old)
+    a, b = ortnet.OrtNet(old, threads=1), ortnet.OrtNet(frames_onnx, threads=1)
+    assert not a.frames_io and b.frames_io
+    frames = np.random.default_rng(0).integers(0, 256, (2, 45, 70, 3), dtype=np.uint8)
+    mix = np.array([[0.3, 0.7], [1.0, 0.0]], np.float32)
+    ya, yb = a.run_frames(frames, mix), b.run_frames(frames, mix)
+    assert ya.dtype == yb.dtype == np.uint8 and ya.shape == yb.shape == frames.shape
+    assert np.abs(ya.astype(int) - yb.astype(int)).max() <= 1
+    fa, fb = a.floats(list(frames), mix), b.floats(list(frames), mix)
+    assert fa.shape == fb.shape == (2, 45, 70, 3) and np.abs(fa - fb).max() <= 1 / 255 + 1e-6
+    assert ortnet.load(old, ortnet.net_fingerprint(net), threads=1) is not None

@@ -170,3 +170,41 @@ def test_carry_moves_the_last_output_with_the_content_and_only_when_it_may():
     stab(frames[2], styled_of(frames[2]), mix=[0.5, 0.5])
     assert stab.carry(texture(96, 128, 9, sigma=3.0), mix=[0.5, 0.5]) is None  # a cut
     assert stab.carry(frames[2][:64], mix=[0.5, 0.5]) is None  # another size
+
+
+def test_the_flow_looked_up_ahead_gives_the_same_frames_and_a_stale_one_is_not_used():
+    """StreamStylizer works out each frame's flow in a thread while the network runs (look_ahead); the
+    output must be what the plain call gives, and a look-ahead made against other history is ignored."""
+    rng = np.random.default_rng(0)
+    frames = [moving_square(8 + 3 * k) for k in range(8)]
+    styled = [noisy(styled_of(f), rng) for f in frames]
+    plain, ahead = TemporalStabilizer(), TemporalStabilizer()
+    outs_plain = plain.process(frames, styled)
+    outs_ahead = [ahead(f, s, ahead=ahead.look_ahead(f)) for f, s in zip(frames, styled)]
+    assert all(np.array_equal(a, b) for a, b in zip(outs_plain, outs_ahead))
+    assert ahead.last["reset"] is None and ahead.last["trusted"] > 0.5
+    stale = ahead.look_ahead(frames[0])  # made against the history before the next call...
+    ahead(frames[1], styled[1])  # ...which moves it on
+    again = TemporalStabilizer()
+    again.process(frames, styled)
+    again(frames[1], styled[1])
+    assert np.array_equal(ahead(frames[2], styled[2], ahead=stale), again(frames[2], styled[2]))
+
+
+def test_the_frame_step_with_coherence_matches_the_stabilizer_run_after_the_network():
+    from livestyle.config import StylizeConfig
+    from livestyle.stylize import StreamStylizer
+
+    class Invert:  # a stand-in runner behind Stylizer: the "network" inverts the frame
+        backend, n_styles = "test", 1
+
+        def __call__(self, frames, mix, **kw):
+            return [styled_of(f) for f in frames]
+
+    step = StreamStylizer.__new__(StreamStylizer)
+    step.cfg, step.stylizer, step.temporal_s, step._beside = StylizeConfig(), Invert(), 0.0, None
+    step.stabilizer = TemporalStabilizer()
+    frames = [moving_square(8 + 3 * k) for k in range(6)]
+    outs = [step([f], np.ones(1, np.float32))[0] for f in frames]
+    ref = TemporalStabilizer().process(frames, [styled_of(f) for f in frames])
+    assert all(np.array_equal(a, b) for a, b in zip(outs, ref)) and step.temporal_s > 0

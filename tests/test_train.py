@@ -361,3 +361,42 @@ def test_a_resumed_run_does_not_inherit_the_deadline_of_the_command_that_saved_i
     from livestyle.train import config_to_dict, config_from_dict
     saved = config_to_dict(TrainConfig(styles=["a.png"], content_dir="photos", out="m.safetensors", deadline=1.0))
     assert saved["deadline"] == 1.0 and config_from_dict(saved).deadline is None
+
+
+def test_smaller_copy_runs_the_net_on_a_shrunk_batch_and_enlarges_it_back():
+    from livestyle.train_setup import smaller_copy
+
+    seen = []
+
+    def net(x, style):  # records the size it was given; passes the picture through
+        seen.append(tuple(x.shape[-2:]))
+        return x
+
+    x = torch.rand(2, 3, 64, 96)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        y = smaller_copy(net, x, torch.ones(2, 1), (0.5, 0.75), g)
+        assert y.shape == x.shape
+    assert all(32 <= h <= 48 and 48 <= w <= 72 for h, w in seen) and len(set(seen)) > 1
+    # a smooth picture comes back nearly as it was; fine detail is what a smaller copy loses
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 4, 6), size=(64, 96), mode="bilinear")
+    assert (smaller_copy(net, smooth, None, (0.75, 0.75), g) - smooth).abs().mean() < 0.01
+    assert (smaller_copy(net, x[:1], None, (0.75, 0.75), g) - x[:1]).abs().mean() > 0.1
+
+
+def test_scale_weight_on_the_command_line_in_the_log_and_the_record(images, random_vgg_path, capsys):
+    out = images["dir"] / "sc.safetensors"
+    argv = ["train", "--styles", ",".join(images["styles"]), "--content", images["content"], "--out", str(out),
+            "--arch", "base_width=8,n_res_blocks=1", "--image-size", "64", "--batch-size", "2", "--steps", "2",
+            "--log-every", "1", "--vgg", str(random_vgg_path), "--bf16", "off", "--preview-every", "0"]
+    assert cli.main(argv + ["--scale-weight", "0.5", "--scale-range", "0.6,0.8"]) == 0
+    assert re.search(r"step 2: content .*, scale [0-9.e-]+, ", capsys.readouterr().err)
+    record = load_stylenet(out).training
+    assert record["scale_weight"] == 0.5 and record["scale_range"] == [0.6, 0.8]
+    ckpt = load_checkpoint(str(images["dir"] / "sc.ckpt"))
+    from livestyle.train_setup import config_from_dict
+    assert config_from_dict(ckpt["config"]).scale_range == (0.6, 0.8)  # a resume gets the tuple back
+    for bad in ("0.9,0.5", "0,0.5", "0.5", "a,b"):
+        assert cli.main(argv[:-2] + ["--scale-range", bad]) == 2
+        err = capsys.readouterr().err
+        assert "--scale-range" in err and "expected" in err and err.count("\n") == 1

@@ -6,6 +6,11 @@ survives a new machine: commit that file, and on a fresh checkout this tool resu
     python tools/train_shipped.py --steps 4000 --temporal-from 3600        # start, or resume
     python tools/train_shipped.py --package                                 # -> weights/livestyle.safetensors
 
+Phases, each resumed from the checkpoint the one before left: without the temporal loss up to
+--temporal-from, with it up to --steps, then --grid-steps more with the grid penalty, then --scale-steps more
+with smaller copies (--scale-weight) and, with --padding zeros, the convs' own zero padding (the weights
+carry over; the shipped model's exact commands are in weights/README.md).
+
 Runs in the foreground with the usual progress bar; Ctrl-C checkpoints (and mirrors) first.
 """
 from __future__ import annotations
@@ -27,12 +32,13 @@ CKPT = RUN / "livestyle.ckpt" / "checkpoint.pt"
 WIP = ROOT / "weights" / "wip" / "shipped.ckpt.pt"
 
 # the recipe (weights/README.md, "How the recipe was chosen" and "How the network was chosen")
-RECIPE = dict(arch="one", image_size=256, style_size=512, batch_size=4, lr=2e-3, warmup_steps=100,
+RECIPE = dict(arch="one,padding=reflect", image_size=256, style_size=512, batch_size=4, lr=2e-3, warmup_steps=100,
               loss_norm="target", style_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0},
               content_layer="relu3_3", content_weight=1.0, style_weight=4.0, tv_weight=10.0, shift_weight=300.0,
               seed=0)
 TEMPORAL_WEIGHT = 100.0
 GRID_WEIGHT = 0.05
+SCALE_WEIGHT = 1.0
 
 
 def mirror(path: Path) -> None:
@@ -54,6 +60,12 @@ def main(argv=None) -> int:
     p.add_argument("--grid-steps", type=int, default=0, help="then this many steps more with the grid penalty "
                    f"(--grid-weight, default {GRID_WEIGHT:g}) beside the temporal loss")
     p.add_argument("--grid-weight", type=float, default=None)
+    p.add_argument("--scale-steps", type=int, default=0, help="then this many steps more with smaller copies "
+                   f"(--scale-weight, default {SCALE_WEIGHT:g}) beside the temporal loss and the grid penalty")
+    p.add_argument("--scale-weight", type=float, default=SCALE_WEIGHT)
+    p.add_argument("--padding", choices=("reflect", "zeros"), default=None, help="the scale phase's conv padding "
+                   "(the network's parameters are the same; zeros is what ONNX Runtime runs fastest), zeros with the "
+                   "reflected margin of model.ARCHS['one']")
     p.add_argument("--package", action="store_true", help="write the finished run as weights/livestyle.safetensors")
     p.add_argument("--snapshot", metavar="OUT", help="write the run's latest checkpoint (runs/ or weights/wip/) as a "
                    "model file OUT, to look at or `livestyle eval` while the run goes on")
@@ -65,6 +77,8 @@ def main(argv=None) -> int:
     if args.package:
         from livestyle.modelfile import load_stylenet, save_stylenet
         model = load_stylenet(OUT)
+        if model.net.cfg.padding == "zeros":  # the reflected margin that keeps zero padding's edges out of sight
+            model.net.cfg = dataclasses.replace(model.net.cfg, margin=parse_arch("one").margin)
         presets = json.loads((ROOT / "tools" / "style_presets.json").read_text())
         save_stylenet(ROOT / "weights" / "livestyle.safetensors", model.net, model.styles, presets=presets,
                       training=model.training)
@@ -85,17 +99,30 @@ def main(argv=None) -> int:
         if e["event"] == "checkpoint":
             mirror(Path(e["path"]))
         elif e["event"] == "step" and e["step"] % 50 == 0:
+            scale = f" scale {e['scale']:.3g}" if "scale" in e else ""
             print(f"step {e['step']}/{e['steps']}: content {e['content']:.3g} style {e['style']:.3g} "
-                  f"tv {e['tv']:.3g} temporal {e['temporal']:.3g}, {e['ms_per_step']:.0f} ms", file=sys.stderr,
+                  f"tv {e['tv']:.3g} temporal {e['temporal']:.3g}{scale}, {e['ms_per_step']:.0f} ms", file=sys.stderr,
                   flush=True)
 
     grid = GRID_WEIGHT if args.grid_weight is None else args.grid_weight
-    phases = [(args.temporal_from, 0.0, 0.0), (args.steps, TEMPORAL_WEIGHT, 0.0)]
+    # (last step, the loss terms that change): each phase resumes from the checkpoint the one before left
+    phases = [(args.temporal_from, dict(temporal_weight=0.0, grid_weight=0.0, scale_weight=0.0)),
+              (args.steps, dict(temporal_weight=TEMPORAL_WEIGHT, grid_weight=0.0, scale_weight=0.0))]
+    end = args.steps
     if args.grid_steps:
-        phases.append((args.steps + args.grid_steps, TEMPORAL_WEIGHT, grid))
-    for end, temporal, grid_weight in phases:
+        end += args.grid_steps
+        phases.append((end, dict(temporal_weight=TEMPORAL_WEIGHT, grid_weight=grid, scale_weight=0.0)))
+    if args.scale_steps:
+        end += args.scale_steps
+        phases.append((end, dict(temporal_weight=TEMPORAL_WEIGHT, grid_weight=grid if args.grid_steps else 0.0,
+                                 scale_weight=args.scale_weight)))
+    for k, (end, terms) in enumerate(phases):
         if CKPT.exists():
-            cfg = resume_config(str(CKPT), {"steps": end, "temporal_weight": temporal, "grid_weight": grid_weight})
+            saved = resume_config(str(CKPT), {})
+            if args.padding and args.scale_steps and k == len(phases) - 1:
+                margin = parse_arch("one").margin if args.padding == "zeros" else 0  # as --package writes it
+                terms = {**terms, "arch": dataclasses.replace(saved.arch, padding=args.padding, margin=margin)}
+            cfg = resume_config(str(CKPT), {"steps": end, **terms})
             if cfg.steps <= _step(CKPT):
                 continue
         else:
@@ -103,7 +130,7 @@ def main(argv=None) -> int:
                               content_dir=os.path.relpath(SHARED / "content", ROOT), out=str(OUT.relative_to(ROOT)),
                               holdout="tools/holdout_photos.txt",
                               vgg=os.path.relpath(SHARED / "vgg" / "vgg16-caffe-features-fp16.pth", ROOT),
-                              steps=end, temporal_weight=temporal, checkpoint_every_s=600, preview_every=500,
+                              steps=end, **terms, checkpoint_every_s=600, preview_every=500,
                               command=f"python tools/train_shipped.py --steps {args.steps} --temporal-from {args.temporal_from}",
                               **{k: (parse_arch(v) if k == "arch" else v) for k, v in RECIPE.items()})
         try:

@@ -25,7 +25,7 @@ def run(args) -> int:
     try:
         scores = evaluate(model, args.photos, EvalConfig(
             styles=styles, limit=args.limit, holdout=args.holdout, max_side_px=args.max_side, device=args.device,
-            vgg=args.vgg, vgg_convention=args.vgg_convention, sheet=args.sheet, gatys_photos=args.gatys,
+            backend=args.backend, vgg=args.vgg, vgg_convention=args.vgg_convention, sheet=args.sheet, gatys_photos=args.gatys,
             gatys_iterations=args.gatys_iterations, overwrite=args.overwrite, net_scale=args.net_scale,
             only=[n.strip() for n in args.only.split(",") if n.strip()] if args.only else None),
             progress=bar.update_to if bar is not None else None)
@@ -131,6 +131,9 @@ def add_parser(sub) -> None:
     s.add_argument("--json", nargs="?", const="-", metavar="FILE", help="JSON report to FILE, or to stdout instead "
                    "of the table")
     s.add_argument("--device", default="auto")
+    s.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto", help="what runs the "
+                   "network, as for video (auto: what video picks on this machine; onnxruntime: what a CPU "
+                   "without native bf16 runs)")
     s.add_argument("--vgg", metavar="PATH", help="VGG weights (default $LIVESTYLE_VGG, else torchvision's)")
     s.add_argument("--vgg-convention", choices=("caffe", "torchvision"))
     s.set_defaults(func=run)

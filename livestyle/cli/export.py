@@ -23,15 +23,15 @@ def run(args) -> int:
     model = load_stylenet(args.weights or default_model_path())
     path = export_onnx(model, args.output, opset=args.opset or DEFAULT_OPSET, overwrite=args.overwrite)
     info(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB, {len(model.styles)} styles, "
-         f"opset {args.opset or DEFAULT_OPSET}): inputs image (N,3,H,W) and mix (N,{len(model.styles)}), "
-         f"output styled (N,3,H,W); styles {json.dumps(model.style_names[:3])[:-1]}, ...]")
+         f"opset {args.opset or DEFAULT_OPSET}): inputs frames uint8 (N,H,W,3) and mix (N,{len(model.styles)}), "
+         f"output styled uint8 (N,H,W,3); styles {json.dumps(model.style_names[:3])[:-1]}, ...]")
     return 0
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("export", help="write the model as ONNX (image + style mix in, stylized image out)",
-                       description="Export the model to ONNX: inputs image float32 (N,3,H,W) RGB 0..1 and mix "
-                       "float32 (N,n_styles) (rows summing to 1), output styled float32 (N,3,H,W) RGB 0..1; N, H, W "
+    s = sub.add_parser("export", help="write the model as ONNX (frames + style mix in, stylized frames out)",
+                       description="Export the model to ONNX: inputs frames uint8 (N,H,W,3) RGB and mix "
+                       "float32 (N,n_styles) (rows summing to 1), output styled uint8 (N,H,W,3) RGB; N, H, W "
                        "dynamic. Style names, sources and presets are in the model's metadata.")
     s.add_argument("output", help="ONNX file to write (.onnx)")
     s.add_argument("--weights", metavar="FILE", help="model file (default: the shipped model)")

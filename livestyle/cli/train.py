@@ -11,8 +11,20 @@ from .common import EXIT_INTERRUPTED, info, non_negative_float, positive_float, 
 
 _TRAIN_FIELDS = ("styles", "content_dir", "out", "overwrite", "checkpoint_dir", "image_size", "style_size",
                  "batch_size", "steps", "lr", "warmup_steps", "content_weight", "style_weight", "tv_weight", "temporal_weight", "shift_weight", "grid_weight",
+                 "scale_weight", "scale_range",
                  "batch_styles", "vgg", "vgg_convention", "device", "threads", "seed", "log_every", "preview_every",
                  "checkpoint_every_s", "content_layer", "loss_norm", "holdout")
+
+
+def _scale_range(spec: str) -> tuple[float, float]:
+    """'0.5,0.9' -> (0.5, 0.9)."""
+    try:
+        lo, hi = (float(v) for v in spec.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX like 0.5,0.9, got {spec!r}") from None
+    if not 0.0 < lo <= hi <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected 0 < MIN <= MAX <= 1, got {spec!r}")
+    return lo, hi
 
 
 def _style_layers(spec: str) -> dict[str, float]:
@@ -196,6 +208,11 @@ def add_parser(sub) -> None:
                    "network's stride (default 0: off)")
     s.add_argument("--grid-weight", type=non_negative_float, metavar="W", help="grid penalty: the grid score of the "
                    "outputs (what `livestyle eval` reports, periods 2-8) as a loss (default 0: off)")
+    s.add_argument("--scale-weight", type=non_negative_float, metavar="W", help="smaller copies: the batch shrunk "
+                   "by a random factor of --scale-range, stylized and enlarged back, gets the content and style "
+                   "losses too, so the look holds when the live loop runs the network smaller (default 0: off)")
+    s.add_argument("--scale-range", type=_scale_range, metavar="MIN,MAX", help="factors a side for --scale-weight "
+                   "(default 0.5,0.9)")
     s.add_argument("--arch", metavar="K=V,...", help="network: a preset or key=value over NetConfig fields, "
                    "e.g. base_width=16,n_res_blocks=3,separable=1 (default: NetConfig())")
     s.add_argument("--batch-styles", choices=("mixed", "single"), help="styles within a batch (default mixed)")

