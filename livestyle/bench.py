@@ -77,12 +77,11 @@ def _onnx_runner(net: StyleNet, threads: int):
         session["s"] = OrtNet(path, threads=threads)
 
     def run(x, style):
-        if id(x) not in frames:  # the frames of x, made once: the decoder hands the video its frames as uint8
-            frames.clear()
-            frames[id(x)] = np.ascontiguousarray((x.float() * 255 + 0.5).clamp(0, 255).to(torch.uint8)
-                                                 .permute(0, 2, 3, 1).cpu().numpy())
+        if frames.get("x") is not x:  # the frames of x, made once: the decoder hands the video its frames as uint8
+            frames.update(x=x, frames=np.ascontiguousarray((x.float() * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+                                                           .permute(0, 2, 3, 1).cpu().numpy()))
         mix = style.float().expand(x.shape[0], -1) if style.dim() == 1 else style.float()
-        return session["s"].run_frames(frames[id(x)], mix.contiguous().numpy())
+        return session["s"].run_frames(frames["frames"], mix.contiguous().numpy())
     return make_session, run
 
 

@@ -35,7 +35,7 @@ class NetConfig:
     padding: str = "reflect"  # "reflect" avoids dark borders (Johnson); "zeros" is a little faster
     margin: int = 0  # px of the frame reflected around it before the network and cropped after, so what
     #   zero padding does at the edges happens outside the picture (the shipped "one": 8 px; its outer 2 px
-    #   were 6.4 levels off the next ones without, 1.5 with, 2.1 for reflection padding; +7 % pixels)
+    #   were 6.4 levels off the next ones without, 1.1 trained with it, 2.1 for reflection padding; +7 % pixels)
     shuffle: int = 1  # > 1: the net runs on a space-to-depth copy of the frame (pixel unshuffle by this
     #   factor a side, 3*f*f channels) and ends with depth-to-space, so no conv runs at full resolution
 

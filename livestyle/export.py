@@ -43,7 +43,8 @@ class FramesGraph(torch.nn.Module):
         self.net = net
 
     def forward(self, frames: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
-        x = frames.permute(0, 3, 1, 2).float().contiguous() * (1.0 / 255.0)  # (N, 3, H, W) in [0, 1]
+        # (N, 3, H, W) in [0, 1]; contiguous, or the tracer fixes N to 1 for a space-to-depth net ("live")
+        x = frames.permute(0, 3, 1, 2).float().contiguous() * (1.0 / 255.0)
         y = self.net(x, mix)
         # + 0.5 then a cast (which truncates): rounded half up, as ortnet and NumPy round
         return (y * 255.0 + 0.5).clamp(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1)

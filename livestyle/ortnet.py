@@ -101,11 +101,8 @@ class OrtNet:
     def metadata(self) -> dict[str, str]:
         return dict(self.session(self.threads).get_modelmeta().custom_metadata_map)
 
-    def run(self, x: np.ndarray, mix: np.ndarray) -> np.ndarray:
-        """float32 (N, 3, H, W) in [0, 1] -> the same, stylized (through uint8 with a frames export)."""
-        if self.frames_io:
-            frames = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
-            return self.run_frames(frames, mix).transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1.0 / 255.0)
+    def _run_floats(self, x: np.ndarray, mix: np.ndarray) -> np.ndarray:
+        """An export written before the frames export: float32 (N, 3, H, W) in [0, 1] -> the same, stylized."""
         s = self.session(self.threads)
         return s.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32),
                             "mix": np.ascontiguousarray(mix, dtype=np.float32)})[0]
@@ -116,7 +113,7 @@ class OrtNet:
             return self.session(self.threads).run(None, {"frames": np.ascontiguousarray(frames, dtype=np.uint8),
                                                          "mix": np.ascontiguousarray(mix, dtype=np.float32)})[0]
         x = frames.transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1.0 / 255.0)
-        y = self.run(x, mix)
+        y = self._run_floats(x, mix)
         y8 = np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)  # round half up, as the frames export rounds
         return np.ascontiguousarray(y8.transpose(0, 2, 3, 1))
 
@@ -133,7 +130,7 @@ class OrtNet:
         if self.frames_io:
             return self.run_frames(np.stack(frames), mix).astype(np.float32) * np.float32(1.0 / 255.0)
         x = np.stack(frames).transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1.0 / 255.0)
-        return np.clip(self.run(x, mix), 0.0, 1.0).transpose(0, 2, 3, 1)
+        return np.clip(self._run_floats(x, mix), 0.0, 1.0).transpose(0, 2, 3, 1)
 
     def set_threads(self, n: int) -> None:
         self.threads = n

@@ -118,8 +118,8 @@ def main(argv=None) -> int:
                                  scale_weight=args.scale_weight)))
     for k, (end, terms) in enumerate(phases):
         if CKPT.exists():
-            saved = resume_config(str(CKPT), {})
             if args.padding and args.scale_steps and k == len(phases) - 1:
+                saved = resume_config(str(CKPT), {})
                 margin = parse_arch("one").margin if args.padding == "zeros" else 0  # as --package writes it
                 terms = {**terms, "arch": dataclasses.replace(saved.arch, padding=args.padding, margin=margin)}
             cfg = resume_config(str(CKPT), {"steps": end, **terms})
