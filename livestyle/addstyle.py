@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .config import TrainConfig
+from .config import SMALL_ROWS_SCALE, TrainConfig
 from .data import check_style_name, list_images, load_style_image, style_name
 from .frames import frames_to_tensor
 from .images import encode_image, read_image
@@ -156,7 +156,11 @@ def plan(cfg: AddStyleConfig) -> tuple[TrainConfig, dict]:
     samples = [center_crop(read_image(p), 128) for p in photos]
     init, distance = (closest_style(base, grams, samples, vgg, cfg.not_from) if not cfg.resume else (None, None))
 
+    # a network with small rows (NetConfig.small_rows): the new style's train too, on the smaller-copy term
+    # at their scale (with the copy taking the small rows whole, the full-size rows get none of its gradient)
+    small = base.net.cfg.small_rows
     train_cfg = TrainConfig(
+        scale_weight=1.0 if small else 0.0, scale_range=(SMALL_ROWS_SCALE, SMALL_ROWS_SCALE),
         styles=[f"{name}={cfg.painting}"], style_sources={name: os.path.basename(cfg.painting)},
         content_dir=content, holdout=cfg.holdout, out=str(out), overwrite=True, checkpoint_dir=str(ckpt_dir), base=into,
         init_style=init, image_size=cfg.image_size,

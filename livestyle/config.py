@@ -8,6 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+SMALL_ROWS_SCALE = 0.75  # the scale a side that the small rows (NetConfig.small_rows) are trained at
+
+
+def small_weight(scale: float) -> float:
+    """How much of the small rows a network run on a copy `scale` a side takes: 0 at full size, 1 at
+    SMALL_ROWS_SCALE and below, linear between."""
+    return min(1.0, max(0.0, (1.0 - scale) / (1.0 - SMALL_ROWS_SCALE)))
+
+
 @dataclass
 class NetConfig:
     """Shape of a StyleNet. The defaults are the Johnson et al. 2016 layout (pytorch/examples
@@ -38,6 +47,9 @@ class NetConfig:
     #   were 6.4 levels off the next ones without, 1.1 trained with it, 2.1 for reflection padding; +7 % pixels)
     shuffle: int = 1  # > 1: the net runs on a space-to-depth copy of the frame (pixel unshuffle by this
     #   factor a side, 3*f*f channels) and ends with depth-to-space, so no conv runs at full resolution
+    small_rows: bool = False  # every CIN table also holds a row per style for a smaller copy of the frame
+    #   (SMALL_ROWS_SCALE a side, enlarged after: the live loop's lower network scales), mixed in by
+    #   StyleNet.forward's `small`; the convs are shared, so the cost is the same
 
 
 @dataclass

@@ -4,6 +4,8 @@ The graph takes
   frames  uint8 (N, H, W, 3), RGB frames as images are decoded (OpenCV after BGR->RGB, PIL, PyAV)
   mix     float32 (N, n_styles), each row the style weights (non-negative, summing to 1: one-hot for a
           single style, e.g. 0.7/0.3 for a blend; the CIN tables are mixed inside the graph)
+  small   float32 (N,), only for a network with small rows (NetConfig.small_rows): how much of them to
+          take, 0 for a full-size frame, 1 for a copy at 75 % a side or less (config.small_weight)
 and returns
   styled  uint8 (N, H, W, 3), RGB
 with N, H and W dynamic: any size, the padding to the network's stride and the crop back happen inside
@@ -42,10 +44,10 @@ class FramesGraph(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, frames: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, mix: torch.Tensor, small: torch.Tensor | None = None) -> torch.Tensor:
         # (N, 3, H, W) in [0, 1]; contiguous, or the tracer fixes N to 1 for a space-to-depth net ("live")
         x = frames.permute(0, 3, 1, 2).float().contiguous() * (1.0 / 255.0)
-        y = self.net(x, mix)
+        y = self.net(x, mix, small)
         # + 0.5 then a cast (which truncates): rounded half up, as ortnet and NumPy round
         return (y * 255.0 + 0.5).clamp(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1)
 
@@ -64,12 +66,15 @@ def export_onnx(model: ModelFile, out: str | os.PathLike, *, opset: int = DEFAUL
     frames = torch.randint(0, 256, (1, 64, 96, 3), dtype=torch.uint8)
     mix = torch.full((1, n), 1.0 / n)
     batch, height, width = torch.export.Dim("N"), torch.export.Dim("H", min=1), torch.export.Dim("W", min=1)
+    args, names = (frames, mix), ["frames", "mix"]
+    shapes = {"frames": {0: batch, 1: height, 2: width}, "mix": {0: batch}}
+    if net.cfg.small_rows:
+        args, names, shapes = (*args, torch.zeros(1)), [*names, "small"], {**shapes, "small": {0: batch}}
     with atomic_output(out, overwrite=overwrite, suffix=".onnx") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on dynamic axis names; not the user's concern
         program = torch.onnx.export(
-            FramesGraph(net), (frames, mix), input_names=["frames", "mix"], output_names=["styled"],
-            opset_version=opset, dynamic_shapes={"frames": {0: batch, 1: height, 2: width}, "mix": {0: batch}}, dynamo=True,
-            verbose=False)
+            FramesGraph(net), args, input_names=names, output_names=["styled"],
+            opset_version=opset, dynamic_shapes=shapes, dynamo=True, verbose=False)
         proto = program.model_proto
         got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
         if got != opset:  # the exporter fell back to another opset rather than failing
@@ -81,8 +86,9 @@ def export_onnx(model: ModelFile, out: str | os.PathLike, *, opset: int = DEFAUL
                 "sources": json.dumps({s.name: s.source for s in model.styles}),
                 "presets": json.dumps(model.presets),
                 FINGERPRINT_KEY: net_fingerprint(net),
-                "livestyle": "frames uint8 (N,H,W,3) RGB, mix float32 (N,n_styles) rows summing to 1 "
-                             "-> styled uint8 (N,H,W,3) RGB"}
+                "livestyle": "frames uint8 (N,H,W,3) RGB, mix float32 (N,n_styles) rows summing to 1"
+                             + (", small float32 (N,) in [0,1]" if net.cfg.small_rows else "")
+                             + " -> styled uint8 (N,H,W,3) RGB"}
         del proto.metadata_props[:]
         for k, v in meta.items():
             entry = proto.metadata_props.add()

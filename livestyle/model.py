@@ -19,19 +19,27 @@ from .config import NetConfig
 
 
 class CondInstanceNorm(nn.Module):
-    """Instance norm with per-style affine parameters, selected or mixed by a weight vector."""
+    """Instance norm with per-style affine parameters, selected or mixed by a weight vector. With
+    `small_rows`, a second table (gamma_small, beta_small) holds each style's rows for a smaller copy of the
+    frame (NetConfig.small_rows); a style vector twice as wide weighs both tables (StyleNet.forward)."""
 
-    def __init__(self, channels: int, n_styles: int):
+    def __init__(self, channels: int, n_styles: int, small_rows: bool = False):
         super().__init__()
         self.gamma = nn.Parameter(torch.ones(n_styles, channels))
         self.beta = nn.Parameter(torch.zeros(n_styles, channels))
+        if small_rows:
+            self.gamma_small = nn.Parameter(torch.ones(n_styles, channels))
+            self.beta_small = nn.Parameter(torch.zeros(n_styles, channels))
         self.eps = 1e-5
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        # style: (N, n_styles) convex weights, one row per sample
-        # mix the tables in float32 whatever the activations' dtype (bf16/fp16 inference)
-        gamma = (style.float() @ self.gamma.float()).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
-        beta = (style.float() @ self.beta.float()).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
+        # style: (N, n_styles) convex weights, one row per sample; (N, 2 n_styles): the full-size rows' weights
+        # then the small rows'. The tables are mixed in float32 whatever the activations' dtype (bf16/fp16)
+        g, b = self.gamma, self.beta
+        if style.shape[1] != g.shape[0]:
+            g, b = torch.cat([g, self.gamma_small]), torch.cat([b, self.beta_small])
+        gamma = (style.float() @ g.float()).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
+        beta = (style.float() @ b.float()).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
         x = F.instance_norm(x, eps=self.eps)
         return x * gamma + beta
 
@@ -46,7 +54,7 @@ class ConvLayer(nn.Module):
         self.pad = kernel // 2 if cfg.padding == "reflect" else 0
         self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=0 if self.pad else kernel // 2, groups=groups)
         self.blur = stride > 1 and cfg.antialias  # low-pass before the stride drops pixels (Zhang 2019)
-        self.norm = CondInstanceNorm(cout, cfg.n_styles) if norm else None
+        self.norm = CondInstanceNorm(cout, cfg.n_styles, cfg.small_rows) if norm else None
         self.relu = relu
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -99,7 +107,7 @@ class UpsampleConv(nn.Module):
         self.mode = cfg.upsample
         if self.mode == "transpose":
             self.up = nn.ConvTranspose2d(cin, cout, 3, 2, padding=1, output_padding=1)
-            self.norm = CondInstanceNorm(cout, cfg.n_styles)
+            self.norm = CondInstanceNorm(cout, cfg.n_styles, cfg.small_rows)
         else:
             self.conv = ConvLayer(cin, cout, cfg.inner_kernel, 1, cfg)
 
@@ -155,9 +163,15 @@ class StyleNet(nn.Module):
         assert style.shape == (batch, n), f"style weights {tuple(style.shape)} != ({batch}, {n})"
         return style
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor | int | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor | int | None = None,
+                small: torch.Tensor | float | None = None) -> torch.Tensor:
+        """`small`: how much of the small rows to take (config.small_weight of the copy's scale), a float or
+        (N,) weights in [0, 1]; ignored by a network without them (NetConfig.small_rows)."""
         n, _, h, w = x.shape
         s = self.style_vector(style, n)
+        if small is not None and self.cfg.small_rows:  # both tables' weights: (1 - t) full rows, t small rows
+            t = torch.as_tensor(small, dtype=torch.float32, device=s.device).reshape(-1, 1).expand(n, 1)
+            s = torch.cat([s * (1.0 - t), s * t], dim=1)  # (N, 2 n_styles)
         # pad bottom/right only (cropping the same sides keeps alignment): first, by replication, up to the
         # smallest size every padded conv takes (>= 2 at the lowest resolution; only tiny inputs), then by
         # reflection to a multiple of the total stride. While exporting, both pads are always in the graph

@@ -83,7 +83,10 @@ class OrtNet:
         self.threads = threads
         # fails here, not at the first frame, if the file is unusable. frames_io: an export that takes and gives
         # uint8 frames (livestyle.export); False for one written before, float32 NCHW in [0, 1] in and out
-        self.frames_io = self.session(threads).get_inputs()[0].type == "tensor(uint8)"
+        inputs = self.session(threads).get_inputs()
+        self.frames_io = inputs[0].type == "tensor(uint8)"
+        # small: the export of a network with small rows (NetConfig.small_rows) takes their weight per frame
+        self.takes_small = any(i.name == "small" for i in inputs)
 
     def session(self, threads: int):
         if threads not in self._sessions:
@@ -107,11 +110,15 @@ class OrtNet:
         return s.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32),
                             "mix": np.ascontiguousarray(mix, dtype=np.float32)})[0]
 
-    def run_frames(self, frames: np.ndarray, mix: np.ndarray) -> np.ndarray:
-        """uint8 (N, H, W, 3) -> the same, stylized."""
+    def run_frames(self, frames: np.ndarray, mix: np.ndarray, small: float = 0.0) -> np.ndarray:
+        """uint8 (N, H, W, 3) -> the same, stylized; `small`: the weight of the small rows, where the network
+        has them (StyleNet.forward)."""
         if self.frames_io:
-            return self.session(self.threads).run(None, {"frames": np.ascontiguousarray(frames, dtype=np.uint8),
-                                                         "mix": np.ascontiguousarray(mix, dtype=np.float32)})[0]
+            feed = {"frames": np.ascontiguousarray(frames, dtype=np.uint8),
+                    "mix": np.ascontiguousarray(mix, dtype=np.float32)}
+            if self.takes_small:
+                feed["small"] = np.full(len(frames), small, np.float32)
+            return self.session(self.threads).run(None, feed)[0]
         x = frames.transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1.0 / 255.0)
         y = self._run_floats(x, mix)
         y8 = np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)  # round half up, as the frames export rounds
@@ -120,15 +127,15 @@ class OrtNet:
 
     # -- as a runner of stylize.Stylizer ---------------------------------------------------------
 
-    def frames(self, frames: list[np.ndarray], mix: np.ndarray) -> list[np.ndarray]:
+    def frames(self, frames: list[np.ndarray], mix: np.ndarray, small: float = 0.0) -> list[np.ndarray]:
         """uint8 (H, W, 3) RGB frames, (N, n_styles) mixes -> stylized uint8 frames."""
-        return list(self.run_frames(np.stack(frames), mix))
+        return list(self.run_frames(np.stack(frames), mix, small))
 
-    def floats(self, frames: list[np.ndarray], mix: np.ndarray) -> np.ndarray:
+    def floats(self, frames: list[np.ndarray], mix: np.ndarray, small: float = 0.0) -> np.ndarray:
         """uint8 frames -> the network's float32 (N, H, W, 3) output in [0, 1] (before rounding to uint8, with
         an export written before the frames export; a frames export gives its uint8 frames as floats)."""
         if self.frames_io:
-            return self.run_frames(np.stack(frames), mix).astype(np.float32) * np.float32(1.0 / 255.0)
+            return self.run_frames(np.stack(frames), mix, small).astype(np.float32) * np.float32(1.0 / 255.0)
         x = np.stack(frames).transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1.0 / 255.0)
         return np.clip(self._run_floats(x, mix), 0.0, 1.0).transpose(0, 2, 3, 1)
 

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from .color import keep_colors
-from .config import StylizeConfig, TemporalConfig
+from .config import StylizeConfig, TemporalConfig, small_weight
 from .device import TORCH_EXTRA, default_threads, needs_torch, resolve_device
 
 log = logging.getLogger(__name__)
@@ -164,9 +164,10 @@ class Stylizer:
             self.torch.warm_up(width, height, batch, self.n_styles, frames_path=self._frames_path())
 
     def __call__(self, frames: list[np.ndarray], mix, *, strength: float | None = None,
-                 preserve_color: bool | None = None) -> list[np.ndarray]:
+                 preserve_color: bool | None = None, small: float = 0.0) -> list[np.ndarray]:
         """uint8 (H, W, 3) RGB frames -> stylized frames; `strength` and `preserve_color` per call
-        (None: the config's)."""
+        (None: the config's); `small`: the weight of the network's small rows (config.small_weight of the
+        scale the frames were shrunk by; a network without them ignores it)."""
         if not frames:
             return []
         strength = self.cfg.strength if strength is None else strength
@@ -175,9 +176,9 @@ class Stylizer:
         mixes = np.repeat(mix[None], len(frames), axis=0) if mix.ndim == 1 else mix
         run = self.runner
         if self._frames_path(strength, preserve_color):
-            return run.frames(frames, mixes)
+            return run.frames(frames, mixes, small)
         x = np.stack(frames).astype(np.float32) * np.float32(1.0 / 255.0)
-        return to_frames(finish(x, run.floats(frames, mixes), strength, preserve_color))
+        return to_frames(finish(x, run.floats(frames, mixes, small), strength, preserve_color))
 
 
 class StreamStylizer:
@@ -275,8 +276,9 @@ class StreamStylizer:
         h, w = frames[0].shape[:2]
         sw, sh = max(16, round(w * scale)), max(16, round(h * scale))
         small = [cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) for f in frames]
+        # the network's small rows where it has them: strokes sized for a copy that is enlarged after
         styled = [cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
-                  for f in self.stylizer(small, mix, strength=1.0, preserve_color=False)]
+                  for f in self.stylizer(small, mix, strength=1.0, preserve_color=False, small=small_weight(scale))]
         strength = self.cfg.strength if strength is None else strength
         preserve_color = self.cfg.preserve_color if preserve_color is None else preserve_color
         if strength == 1.0 and not preserve_color:

@@ -61,16 +61,17 @@ class FramesNet(torch.nn.Module):
         super().__init__()
         self.net, self.dtype = net, dtype
 
-    def forward(self, frames: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, mix: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
         x = frames.permute(0, 3, 1, 2).to(self.dtype) * (1.0 / 255.0)  # (N, 3, H, W), channels_last strides
-        y = self.net(x, mix)
+        y = self.net(x, mix, small)
         y8 = (y.float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
         return y8.permute(0, 2, 3, 1).contiguous()  # (N, H, W, 3)
 
 
 class TorchRunner:
-    """`frames(frames, mixes)` -> stylized uint8 frames; `floats(frames, mixes)` -> the network's float32
-    (N, H, W, 3) output in [0, 1]. `mixes` is float32 numpy (N, n_styles)."""
+    """`frames(frames, mixes, small)` -> stylized uint8 frames; `floats(frames, mixes, small)` -> the network's
+    float32 (N, H, W, 3) output in [0, 1]. `mixes` is float32 numpy (N, n_styles); `small` the weight of the
+    small rows (StyleNet.forward), a tensor input like the mix, so changing it never recompiles."""
 
     backend = "torch"
 
@@ -104,7 +105,7 @@ class TorchRunner:
 
     # -- compilation ------------------------------------------------------------------------
 
-    def _compile_for(self, kind: str, x: torch.Tensor, mix: torch.Tensor) -> None:
+    def _compile_for(self, kind: str, x: torch.Tensor, mix: torch.Tensor, small: torch.Tensor) -> None:
         # Inductor's caches (compiled kernels, FX graphs) in the user's cache folder rather than /tmp, so
         # they survive a reboot: a warm cache compiles in seconds instead of tens of seconds
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(compile_cache_dir()))
@@ -114,7 +115,7 @@ class TorchRunner:
             # one compilation at a time in the process: torch.fx tracing is not thread-safe (two background
             # compiles at once failed with "module is not installed as a submodule")
             with _COMPILE_LOCK, torch.inference_mode():
-                fn(x, mix)  # compiles for this shape
+                fn(x, mix, small)  # compiles for this shape
         except Exception as e:  # a missing compiler toolchain etc.: eager keeps working
             log.warning("torch.compile failed (%s); staying with the eager network", str(e).splitlines()[0][:200])
             return
@@ -122,7 +123,7 @@ class TorchRunner:
             self._compiled[key] = fn
         log.info("compiled network for %s", key)
 
-    def _runner(self, kind: str, x: torch.Tensor, mix: torch.Tensor):
+    def _runner(self, kind: str, x: torch.Tensor, mix: torch.Tensor, small: torch.Tensor):
         """What runs `kind` ("float": the network on layout tensors; "uint8": frames in, frames out) on
         x's shape: the compiled callable (compiled now, blocking, the first time when compiling is on or pays),
         else the eager module."""
@@ -137,7 +138,7 @@ class TorchRunner:
                 return self._compiled[key]
         if mode == "auto" and (h * w < MIN_COMPILE_AREA or not self.compile_pays):
             return eager
-        self._compile_for(kind, x, mix)  # before this size's first frame (module docstring: no background)
+        self._compile_for(kind, x, mix, small)  # before this size's first frame (module docstring: no background)
         with self._lock:
             self._compiled.setdefault(key, eager)  # a failed compile stays eager, without trying again
             return self._compiled[key]
@@ -147,11 +148,12 @@ class TorchRunner:
         if self.cfg.compile == "off":
             return
         mix = torch.full((batch, n_styles), 1.0 / n_styles, device=self.device)
+        small = torch.zeros(batch, device=self.device)
         if frames_path:
             kind, x = "uint8", torch.randint(0, 256, (batch, height, width, 3), dtype=torch.uint8, device=self.device)
         else:
             kind, x = "float", self._layout(torch.rand(batch, 3, height, width, device=self.device))
-        self._compile_for(kind, x, mix)
+        self._compile_for(kind, x, mix, small)
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         if self.dtype is not None:
@@ -160,28 +162,29 @@ class TorchRunner:
 
     # -- running ----------------------------------------------------------------------------
 
-    def _padded(self, frames: list[np.ndarray], mix: np.ndarray):
+    def _padded(self, frames: list[np.ndarray], mix: np.ndarray, small: float):
         """The last batch of a clip is shorter: pad it to the compiled batch size (repeating the last frame)
-        rather than compiling the network again for one batch."""
+        rather than compiling the network again for one batch. Returns (frames, mix, small) tensors."""
         n, full = len(frames), self.cfg.batch_size
         if self.cfg.compile != "off" and 1 < n < full:
             frames = frames + [frames[-1]] * (full - n)
             mix = np.concatenate([mix, np.repeat(mix[-1:], full - n, axis=0)])
-        return frames, torch.from_numpy(np.ascontiguousarray(mix, dtype=np.float32)).to(self.device)
+        mix = torch.from_numpy(np.ascontiguousarray(mix, dtype=np.float32)).to(self.device)
+        return frames, mix, torch.full((len(frames),), float(small), device=self.device)
 
     @torch.inference_mode()
-    def frames(self, frames: list[np.ndarray], mix: np.ndarray) -> list[np.ndarray]:
+    def frames(self, frames: list[np.ndarray], mix: np.ndarray, small: float = 0.0) -> list[np.ndarray]:
         n = len(frames)
-        frames, mix = self._padded(frames, mix)
+        frames, mix, sm = self._padded(frames, mix, small)
         x8 = torch.from_numpy(np.stack(frames)).to(self.device)  # (N, H, W, 3) uint8
-        out = self._runner("uint8", x8, mix)(x8, mix).cpu().numpy()  # (N, H, W, 3) uint8
+        out = self._runner("uint8", x8, mix, sm)(x8, mix, sm).cpu().numpy()  # (N, H, W, 3) uint8
         return [np.ascontiguousarray(f) for f in out[:n]]
 
     @torch.inference_mode()
-    def floats(self, frames: list[np.ndarray], mix: np.ndarray) -> np.ndarray:
+    def floats(self, frames: list[np.ndarray], mix: np.ndarray, small: float = 0.0) -> np.ndarray:
         n = len(frames)
-        frames, mix = self._padded(frames, mix)
+        frames, mix, sm = self._padded(frames, mix, small)
         x = torch.from_numpy(np.stack(frames)).to(self.device).permute(0, 3, 1, 2).float() / 255.0
         xin = self._layout(x)
-        y = self._runner("float", xin, mix)(xin, mix).float().clamp(0.0, 1.0)
+        y = self._runner("float", xin, mix, sm)(xin, mix, sm).float().clamp(0.0, 1.0)
         return y[:n].permute(0, 2, 3, 1).cpu().numpy()  # (N, H, W, 3)

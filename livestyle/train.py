@@ -47,7 +47,8 @@ from .modelfile import save_stylenet
 from .motion import moved_pair
 from .train_setup import (  # noqa: F401 (resume_config, config_*: the public names of training stay here)
     MIN_IMAGE_SIZE, Network, TrainingInterrupted, build_network, check_checkpoint_dir, check_config, checkpoint_dir,
-    config_from_dict, config_to_dict, dist_env, restore, resume_config, shift_loss, smaller_copy, style_indices,
+    config_from_dict, config_to_dict, dist_env, restore, resume_config, settle_small_rows, shift_loss, smaller_copy,
+    style_indices,
     style_targets, training_record, use_bf16, write_preview)
 from .vgg import load_vgg
 
@@ -117,14 +118,14 @@ class LossNetwork:
         feats_y = self.vgg(y.contiguous(memory_format=self.format))
         with torch.no_grad():  # the content target needs VGG only up to its layer
             feats_x = self.vgg(x.contiguous(memory_format=self.format), (cfg.content_layer,))
-        terms = {**self._perceptual(feats_y, feats_x, idx), "tv": cfg.tv_weight * tv_loss(y), "temporal": temporal}
+        terms = {**self.perceptual(feats_y, feats_x, idx), "tv": cfg.tv_weight * tv_loss(y), "temporal": temporal}
         if cfg.scale_weight > 0:
             y_small = smaller_copy(model, x, style, cfg.scale_range, self._generator(step, 11))
-            small = self._perceptual(self.vgg(y_small.contiguous(memory_format=self.format)), feats_x, idx)
+            small = self.perceptual(self.vgg(y_small.contiguous(memory_format=self.format)), feats_x, idx)
             terms["scale"] = cfg.scale_weight * (small["content"] + small["style"])
         return terms
 
-    def _perceptual(self, feats_y, feats_x, idx: torch.Tensor) -> dict:
+    def perceptual(self, feats_y, feats_x, idx: torch.Tensor) -> dict:
         """The weighted content and style losses of output features `feats_y` (photo features `feats_x`)."""
         cfg, layer = self.cfg, self.cfg.content_layer
         return {"content": cfg.content_weight * content_loss(getattr(feats_y, layer), getattr(feats_x, layer),
@@ -182,7 +183,8 @@ def _optimize(optimizer, loss: torch.Tensor, cfg: TrainConfig, step: int, networ
     loss.backward()
     if network.n_old:  # old styles' rows: zero gradient, so Adam leaves them exactly as they were
         for p in network.trainable():
-            p.grad[:network.n_old] = 0
+            if p.grad is not None:  # None: small rows that no smaller-copy term reached
+                p.grad[:network.n_old] = 0
     optimizer.step()
 
 
@@ -245,6 +247,7 @@ class _Files:
         final = values if values and math.isfinite(sum(values.values())) else {}
         if cfg.temporal_weight <= 0:
             final = {k: v for k, v in final.items() if k != "temporal"}
+        settle_small_rows(net, cfg)
         record = training_record(cfg, net, steps=at_step, seconds=seconds, world=self.world, device=self.device,
                                  bf16=self.bf16, holdout=self.exclude, skipped=len(self.data.skipped),
                                  vgg_source=dataclasses.asdict(self.losses.vgg.source), final_losses=final,

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .atomic import atomic_write_bytes
 from .checkpoint import load_checkpoint, resolve_checkpoint_path, set_rng_state
-from .config import MotionConfig, NetConfig, TrainConfig
+from .config import MotionConfig, NetConfig, TrainConfig, small_weight
 from .data import load_style_image
 from .device import fast_bf16
 from .frames import tensor_to_frame
@@ -118,7 +118,22 @@ class Network:
 
 
 def _cin_params(net: StyleNet) -> list[torch.nn.Parameter]:
-    return [p for m in net.modules() if isinstance(m, CondInstanceNorm) for p in (m.gamma, m.beta)]
+    """Every CIN table: the full-size rows and, where the network has them, the small rows."""
+    return [p for m in net.modules() if isinstance(m, CondInstanceNorm)
+            for p in (m.gamma, m.beta, getattr(m, "gamma_small", None), getattr(m, "beta_small", None)) if p is not None]
+
+
+def settle_small_rows(network: Network, cfg: TrainConfig) -> None:
+    """New styles of a network with small rows (NetConfig.small_rows) that no smaller-copy term trained
+    (scale_weight 0) take their full-size rows as their small rows: the same look at every scale, rather
+    than the rows of the style they started from."""
+    if not network.net.cfg.small_rows or cfg.scale_weight > 0:
+        return
+    with torch.no_grad():
+        for m in network.net.modules():
+            if isinstance(m, CondInstanceNorm):
+                m.gamma_small[network.n_old:] = m.gamma[network.n_old:]
+                m.beta_small[network.n_old:] = m.beta[network.n_old:]
 
 
 def extend_styles(base: StyleNet, n_new: int, init_row: int | None = None) -> StyleNet:
@@ -127,7 +142,7 @@ def extend_styles(base: StyleNet, n_new: int, init_row: int | None = None) -> St
     net = StyleNet(dataclasses.replace(base.cfg, n_styles=base.n_styles + n_new))
     state = {}
     for k, v in base.state_dict().items():
-        if k.endswith((".gamma", ".beta")):
+        if k.endswith((".gamma", ".beta", ".gamma_small", ".beta_small")):
             start = v.mean(0, keepdim=True) if init_row is None else v[init_row:init_row + 1]
             v = torch.cat([v, start.expand(n_new, -1)])  # (n_old + n_new, C)
         state[k] = v
@@ -220,13 +235,20 @@ def shift_loss(model, x: torch.Tensor, y: torch.Tensor, style: torch.Tensor, max
 def smaller_copy(model, x: torch.Tensor, style: torch.Tensor, scale_range: tuple[float, float],
                  g: torch.Generator) -> torch.Tensor:
     """The network's output for x shrunk by a random factor in `scale_range` a side (antialiased), enlarged
-    back to x's size (bilinear): what the live loop shows when it runs the network on a smaller copy."""
+    back to x's size (bilinear): what the live loop shows when it runs the network on a smaller copy (with the
+    network's small rows, where it has them: config.small_weight of the factor)."""
     lo, hi = scale_range
     s = lo + (hi - lo) * float(torch.rand((), generator=g))
+    return smaller_copy_at(model, x, style, s)[0]
+
+
+def smaller_copy_at(model, x: torch.Tensor, style: torch.Tensor, s: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """smaller_copy at factor `s`: (the output enlarged back to x's size, the network's output on the copy)."""
     h, w = x.shape[-2:]
     size = (max(MIN_IMAGE_SIZE, round(h * s)), max(MIN_IMAGE_SIZE, round(w * s)))
     small = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-    return F.interpolate(model(small, style), size=(h, w), mode="bilinear", align_corners=False)
+    y_small = model(small, style, small_weight(s))
+    return F.interpolate(y_small, size=(h, w), mode="bilinear", align_corners=False), y_small
 
 
 # -- what is written -----------------------------------------------------------------------------------

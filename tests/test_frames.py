@@ -63,7 +63,7 @@ def test_a_short_last_batch_is_padded_to_the_compiled_size_and_trimmed(tiny_net,
     cfg = StylizeConfig(device="cpu", batch_size=4, compile="on", precision="fp32")
     st = Stylizer(tiny_net, cfg)
     seen = []
-    monkeypatch.setattr(st.torch, "_runner", lambda kind, x, mix: (seen.append(tuple(x.shape)), st.torch._modules[kind])[1])
+    monkeypatch.setattr(st.torch, "_runner", lambda kind, x, mix, small: (seen.append(tuple(x.shape)), st.torch._modules[kind])[1])
     # textured frames: on constant ones instance norm divides rounding noise by almost nothing, and batch-4
     # and batch-1 convolutions (different kernels) then disagree by tens of levels on some AVX-512 CPUs
     rng = np.random.default_rng(0)

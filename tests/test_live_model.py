@@ -146,10 +146,13 @@ def test_an_export_of_other_weights_is_never_run(live_pair):
 
 def test_the_shipped_model_is_the_one_network_with_its_matching_export():
     model = load_stylenet(default_model_path())
-    assert model.net.cfg == dataclasses.replace(parse_arch("one"), n_styles=len(model.styles)) and len(model.styles) == 17
+    # with its small rows for the live loop's smaller copy (livestyle.small_rows), trained on a copy at 75 %
+    assert model.net.cfg == dataclasses.replace(parse_arch("one"), n_styles=len(model.styles), small_rows=True)
+    assert len(model.styles) == 17 and [r["scale"] for r in model.training["small_rows"]] == [0.75, 0.75]
     assert read_metadata(default_model_path())["training"]["style_images"]  # for eval
     onnx = ortnet.onnx_beside(model.path)  # exported from exactly these weights (after retraining: export again)
-    assert onnx is not None and ortnet.load(onnx, ortnet.net_fingerprint(model.net), threads=1) is not None
+    runner = ortnet.load(onnx, ortnet.net_fingerprint(model.net), threads=1) if onnx is not None else None
+    assert runner is not None and runner.takes_small
     assert not list(shipped_weights_dir().glob("livestyle_live.*"))  # one network: no second model ships
 
 

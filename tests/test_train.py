@@ -366,10 +366,11 @@ def test_a_resumed_run_does_not_inherit_the_deadline_of_the_command_that_saved_i
 def test_smaller_copy_runs_the_net_on_a_shrunk_batch_and_enlarges_it_back():
     from livestyle.train_setup import smaller_copy
 
-    seen = []
+    seen, weights = [], []
 
-    def net(x, style):  # records the size it was given; passes the picture through
+    def net(x, style, small):  # records the size and the small rows' weight it was given; passes the picture
         seen.append(tuple(x.shape[-2:]))
+        weights.append(small)
         return x
 
     x = torch.rand(2, 3, 64, 96)
@@ -378,6 +379,7 @@ def test_smaller_copy_runs_the_net_on_a_shrunk_batch_and_enlarges_it_back():
         y = smaller_copy(net, x, torch.ones(2, 1), (0.5, 0.75), g)
         assert y.shape == x.shape
     assert all(32 <= h <= 48 and 48 <= w <= 72 for h, w in seen) and len(set(seen)) > 1
+    assert weights == [1.0] * 5  # at 75 % a side or less, the small rows whole (config.small_weight)
     # a smooth picture comes back nearly as it was; fine detail is what a smaller copy loses
     smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 4, 6), size=(64, 96), mode="bilinear")
     assert (smaller_copy(net, smooth, None, (0.75, 0.75), g) - smooth).abs().mean() < 0.01

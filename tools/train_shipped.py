@@ -11,6 +11,11 @@ Phases, each resumed from the checkpoint the one before left: without the tempor
 with smaller copies (--scale-weight) and, with --padding zeros, the convs' own zero padding (the weights
 carry over; the shipped model's exact commands are in weights/README.md).
 
+Last, the small rows (livestyle.small_rows): each style's rows for the live loop's copy at 75 % a side, trained
+with everything else frozen, on a packaged model:
+
+    python tools/train_shipped.py --small-rows 3000 --from weights/livestyle.safetensors --out runs/small.safetensors
+
 Runs in the foreground with the usual progress bar; Ctrl-C checkpoints (and mirrors) first.
 """
 from __future__ import annotations
@@ -66,6 +71,13 @@ def main(argv=None) -> int:
     p.add_argument("--padding", choices=("reflect", "zeros"), default=None, help="the scale phase's conv padding "
                    "(the network's parameters are the same; zeros is what ONNX Runtime runs fastest), zeros with the "
                    "reflected margin of model.ARCHS['one']")
+    p.add_argument("--small-rows", type=int, default=0, metavar="STEPS", help="train the small rows of --from "
+                   "(a packaged model) for STEPS steps into --out, and nothing else")
+    p.add_argument("--small-rows-lr", type=float, default=None)
+    p.add_argument("--small-rows-grid", type=float, default=None, help="their grid penalty's weight at the copy's size")
+    p.add_argument("--small-rows-enlarged-grid", type=float, default=None, help="... and on the enlarged output")
+    p.add_argument("--from", dest="from_model", default=str(ROOT / "weights" / "livestyle.safetensors"))
+    p.add_argument("--out", default=str(RUN / "livestyle_small.safetensors"))
     p.add_argument("--package", action="store_true", help="write the finished run as weights/livestyle.safetensors")
     p.add_argument("--snapshot", metavar="OUT", help="write the run's latest checkpoint (runs/ or weights/wip/) as a "
                    "model file OUT, to look at or `livestyle eval` while the run goes on")
@@ -73,6 +85,27 @@ def main(argv=None) -> int:
     if args.snapshot:
         return snapshot(args.snapshot)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+
+    if args.small_rows:
+        from livestyle.small_rows import SmallRowsConfig, train_small_rows
+        sums = {"loss": 0.0, "n": 0, "ms": 0.0}
+
+        def rows_progress(e: dict) -> None:
+            sums["loss"] += e["loss"]
+            sums["ms"] += e["ms_per_step"]
+            sums["n"] += 1
+            if e["step"] % 50 == 0 or e["step"] == e["steps"]:
+                logging.info("small rows step %d/%d: loss %.3f, %.0f ms/step", e["step"], e["steps"],
+                             sums["loss"] / sums["n"], sums["ms"] / sums["n"])
+                sums.update(loss=0.0, n=0, ms=0.0)
+        train_small_rows(args.from_model, args.out, SmallRowsConfig(
+            steps=args.small_rows, overwrite=True, command=" ".join(["python", "tools/train_shipped.py", *sys.argv[1:]]), **({"lr": args.small_rows_lr} if args.small_rows_lr else {}),
+            **({"grid_weight": args.small_rows_grid} if args.small_rows_grid is not None else {}),
+            **({"enlarged_grid_weight": args.small_rows_enlarged_grid}
+               if args.small_rows_enlarged_grid is not None else {})),
+            progress=rows_progress)
+        print(f"wrote {args.out}")
+        return 0
 
     if args.package:
         from livestyle.modelfile import load_stylenet, save_stylenet
