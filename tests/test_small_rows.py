@@ -124,31 +124,18 @@ def test_the_onnx_export_takes_the_small_rows_weight(tiny_net, tmp_path):
         assert np.abs(got.astype(int) - ref.numpy().astype(int)).max() <= 1
 
 
-def _trained_tiny(tmp_path, random_vgg_path, **kw) -> tuple[str, dict]:
+def _trained_tiny(images, random_vgg_path, **kw) -> str:
     """A 2-style model trained for 2 steps by `train` (so its record names its paintings and photos)."""
-    import cv2
     from livestyle.train import train
-    rng = np.random.default_rng(0)
-    content = tmp_path / "content"
-    content.mkdir()
-    for i in range(2):
-        img = cv2.resize(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), (64, 48), interpolation=cv2.INTER_CUBIC)
-        cv2.imwrite(str(content / f"photo{i}.png"), img)
-    styles = []
-    for i, freq in enumerate((3, 9)):
-        yy, xx = np.mgrid[0:48, 0:48]
-        path = tmp_path / f"style{i}.png"
-        cv2.imwrite(str(path), ((np.sin((xx + yy) * freq / 10) > 0)[..., None] * np.array((40, 90, 200))).astype(np.uint8))
-        styles.append(str(path))
-    cfg = TrainConfig(styles=styles, content_dir=str(content), out=str(tmp_path / "m.safetensors"),
+    cfg = TrainConfig(styles=images["styles"], content_dir=images["content"], out=str(images["dir"] / "m.safetensors"),
                       arch=NetConfig(base_width=8, n_res_blocks=1, **kw), image_size=32, batch_size=2, steps=2,
                       lr=1e-2, vgg=str(random_vgg_path), bf16=False, preview_every=0, log_every=1,
                       checkpoint_every_s=1e9)
-    return train(cfg), {"content": str(content), "styles": styles}
+    return train(cfg)
 
 
-def test_training_the_small_rows_changes_them_alone(tmp_path, random_vgg_path):
-    path, _ = _trained_tiny(tmp_path, random_vgg_path)
+def test_training_the_small_rows_changes_them_alone(images, tmp_path, random_vgg_path):
+    path = _trained_tiny(images, random_vgg_path)
     out = tmp_path / "small.safetensors"
     events = []
     train_small_rows(path, str(out), SmallRowsConfig(steps=2, image_size=48, vgg=str(random_vgg_path), bf16=False,
@@ -168,11 +155,10 @@ def test_training_the_small_rows_changes_them_alone(tmp_path, random_vgg_path):
         train_small_rows(path, str(out), SmallRowsConfig(steps=1, vgg=str(random_vgg_path), device="cpu"))
 
 
-def test_a_style_added_to_a_network_with_small_rows_gets_its_own(tmp_path, random_vgg_path):
+def test_a_style_added_to_a_network_with_small_rows_gets_its_own(images, tmp_path, random_vgg_path):
     from livestyle.train import train
-    path, made = _trained_tiny(tmp_path, random_vgg_path, small_rows=True)
-    painting = made["styles"][1]
-    base = dict(styles=[f"new={painting}"], content_dir=made["content"], base=path, init_style="style0",
+    path = _trained_tiny(images, random_vgg_path, small_rows=True)
+    base = dict(styles=[f"new={images['styles'][1]}"], content_dir=images["content"], base=path, init_style="style0",
                 image_size=32, batch_size=1, steps=2, lr=0.1, vgg=str(random_vgg_path), bf16=False,
                 preview_every=0, log_every=1, checkpoint_every_s=1e9)
     # trained on the smaller copy (add-style's way): the new style's small rows move away from style0's

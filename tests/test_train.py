@@ -41,25 +41,6 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture
-def images(tmp_path) -> dict:
-    """Two photos and two style images, small random-ish pictures written by the test."""
-    rng = np.random.default_rng(0)
-    content = tmp_path / "content"
-    content.mkdir()
-    for i in range(2):
-        img = cv2.resize(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), (64, 48), interpolation=cv2.INTER_CUBIC)
-        cv2.imwrite(str(content / f"photo{i}.png"), img)
-    styles = []
-    for i, (freq, color) in enumerate([(3, (40, 90, 200)), (9, (200, 180, 30))]):
-        yy, xx = np.mgrid[0:48, 0:48]
-        stripes = (np.sin((xx + yy) * freq / 10) > 0)[..., None] * np.array(color, np.uint8)
-        path = tmp_path / f"style{i}.png"
-        cv2.imwrite(str(path), stripes.astype(np.uint8))
-        styles.append(str(path))
-    return {"content": str(content), "styles": styles, "dir": tmp_path}
-
-
 def _cfg(images, vgg_path, **kw) -> TrainConfig:
     base = dict(styles=images["styles"], content_dir=images["content"], out=str(images["dir"] / "model.safetensors"),
                 arch=TINY, image_size=32, batch_size=2, steps=3, lr=1e-2, vgg=str(vgg_path), bf16=False,
