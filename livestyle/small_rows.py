@@ -56,6 +56,8 @@ class SmallRowsConfig:
     seed: int = 0
     overwrite: bool = False
     command: str = ""  # what ran it, for the model's training record
+    only: tuple[str, ...] = ()  # train just these styles' small rows (the others get no gradient: unchanged)
+    style_weight: float | None = None  # None: the model's own (its record)
 
 
 def with_small_rows(net: StyleNet) -> StyleNet:
@@ -105,6 +107,12 @@ def train_small_rows(model_path: str, out: str, cfg: SmallRowsConfig | None = No
               if k in record}
     if "style_layers" in record:
         recipe["style_layers"] = dict(record["style_layers"])
+    if cfg.style_weight is not None:
+        recipe["style_weight"] = cfg.style_weight
+    unknown = [n for n in cfg.only if n not in model.style_names]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not a style of {model_path} (styles: {', '.join(model.style_names)})")
+    chosen = torch.tensor([model.style_names.index(n) for n in cfg.only] or range(len(model.style_names)))
     tcfg = TrainConfig(styles=[f"{n}={p}" for n, p in paintings.items()], content_dir=content_dir,
                        image_size=cfg.image_size, batch_size=cfg.batch_size, lr=cfg.lr, vgg=cfg.vgg,
                        vgg_convention=cfg.vgg_convention, device=cfg.device, seed=cfg.seed, bf16=cfg.bf16, arch=NetConfig(),
@@ -122,14 +130,14 @@ def train_small_rows(model_path: str, out: str, cfg: SmallRowsConfig | None = No
     bf16 = use_bf16(tcfg, device)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     n = len(specs)
-    log.info("training the small rows of %d styles at scale %.2f for %d steps, %s%s", n, cfg.scale, cfg.steps,
+    log.info("training the small rows of %d styles at scale %.2f for %d steps, %s%s", len(chosen), cfg.scale, cfg.steps,
              device, " bf16" if bf16 else "")
     t_start = time.perf_counter()
     loss_value = float("nan")
     for step in range(cfg.steps):
         t0 = time.perf_counter()
         x = data.batch(step, cfg.batch_size, device)
-        idx = style_indices(step, cfg.batch_size, n, "mixed", 0, 1).to(device)
+        idx = chosen[style_indices(step, cfg.batch_size, len(chosen), "mixed", 0, 1)].to(device)
         style = F.one_hot(idx, n).float()
         with autocast():
             y, y_small = smaller_copy_at(net, x, style, cfg.scale)
@@ -154,7 +162,8 @@ def train_small_rows(model_path: str, out: str, cfg: SmallRowsConfig | None = No
     seconds = time.perf_counter() - t_start
     trained = {"steps": cfg.steps, "seconds": round(seconds, 1), "scale": cfg.scale, "lr": cfg.lr,
                "grid_weight": cfg.grid_weight, "enlarged_grid_weight": cfg.enlarged_grid_weight, "batch_size": cfg.batch_size, "image_size": cfg.image_size,
-               "device": str(device), "bf16": bf16, "final_loss": loss_value, "command": cfg.command}
+               "device": str(device), "bf16": bf16, "final_loss": loss_value, "command": cfg.command,
+               "styles": list(cfg.only) or "all", "style_weight": tcfg.style_weight}
     # a list of runs: a second one continues from the rows the first left
     runs = record.get("small_rows", []) if model.net.cfg.small_rows else []
     runs = [runs] if isinstance(runs, dict) else list(runs)

@@ -171,3 +171,18 @@ def test_a_style_added_to_a_network_with_small_rows_gets_its_own(images, tmp_pat
             assert not torch.equal(mt.gamma_small[2], mt.gamma_small[0])
             assert torch.equal(mt.gamma_small[:2], ms.gamma_small[:2])  # the old styles' rows never move
             assert torch.equal(ms.gamma_small[2], ms.gamma[2]) and torch.equal(ms.beta_small[2], ms.beta[2])
+
+
+def test_training_some_styles_small_rows_leaves_the_others_exactly(images, tmp_path, random_vgg_path):
+    path = _trained_tiny(images, random_vgg_path, small_rows=True)
+    out = tmp_path / "one.safetensors"
+    train_small_rows(path, str(out), SmallRowsConfig(steps=2, image_size=48, vgg=str(random_vgg_path), bf16=False,
+                                                    device="cpu", lr=0.1, only=("style1",), style_weight=8.0))
+    before, after = load_stylenet(path).net, load_stylenet(str(out)).net
+    for mb, ma in zip(before.modules(), after.modules()):
+        if isinstance(mb, CondInstanceNorm):
+            assert torch.equal(ma.gamma_small[0], mb.gamma_small[0]) and torch.equal(ma.beta_small[0], mb.beta_small[0])
+    assert any(not torch.equal(a, b) for a, b in zip(small_params(after), small_params(before)))
+    assert load_stylenet(str(out)).training["small_rows"][-1]["styles"] == ["style1"]
+    with pytest.raises(ValueError, match="not a style"):
+        train_small_rows(path, str(tmp_path / "x.safetensors"), SmallRowsConfig(only=("nope",), device="cpu"))

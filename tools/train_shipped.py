@@ -76,6 +76,8 @@ def main(argv=None) -> int:
     p.add_argument("--small-rows-lr", type=float, default=None)
     p.add_argument("--small-rows-grid", type=float, default=None, help="their grid penalty's weight at the copy's size")
     p.add_argument("--small-rows-enlarged-grid", type=float, default=None, help="... and on the enlarged output")
+    p.add_argument("--small-rows-only", metavar="NAME,...", help="train just these styles' small rows")
+    p.add_argument("--small-rows-style-weight", type=float, default=None, help="default: the model's own")
     p.add_argument("--from", dest="from_model", default=str(ROOT / "weights" / "livestyle.safetensors"))
     p.add_argument("--out", default=str(RUN / "livestyle_small.safetensors"))
     p.add_argument("--package", action="store_true", help="write the finished run as weights/livestyle.safetensors")
@@ -99,7 +101,8 @@ def main(argv=None) -> int:
                              sums["loss"] / sums["n"], sums["ms"] / sums["n"])
                 sums.update(loss=0.0, n=0, ms=0.0)
         train_small_rows(args.from_model, args.out, SmallRowsConfig(
-            steps=args.small_rows, overwrite=True, command=" ".join(["python", "tools/train_shipped.py", *sys.argv[1:]]), **({"lr": args.small_rows_lr} if args.small_rows_lr else {}),
+            steps=args.small_rows, overwrite=True, style_weight=args.small_rows_style_weight,
+            only=tuple(args.small_rows_only.split(",")) if args.small_rows_only else (), command=" ".join(["python", "tools/train_shipped.py", *sys.argv[1:]]), **({"lr": args.small_rows_lr} if args.small_rows_lr else {}),
             **({"grid_weight": args.small_rows_grid} if args.small_rows_grid is not None else {}),
             **({"enlarged_grid_weight": args.small_rows_enlarged_grid}
                if args.small_rows_enlarged_grid is not None else {})),
