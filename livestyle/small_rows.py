@@ -87,13 +87,19 @@ def train_small_rows(model_path: str, out: str, cfg: SmallRowsConfig | None = No
     from .device import resolve_device
     from .evaluate import style_images_for
     from .modelfile import load_stylenet, save_stylenet
-    from .train import LossNetwork
     from .losses import grid_loss
+    from .train import LossNetwork
     from .train_setup import smaller_copy_at, style_indices, use_bf16
+
+    import os
 
     cfg = cfg or SmallRowsConfig()
     if not 0.0 < cfg.scale < 1.0:
-        raise ValueError(f"--scale: expected a fraction in (0, 1), got {cfg.scale:g}")
+        raise ValueError(f"scale: expected a fraction in (0, 1), got {cfg.scale:g}")
+    if cfg.steps < 1:
+        raise ValueError(f"steps: expected at least 1, got {cfg.steps}")
+    if os.path.exists(out) and os.path.exists(model_path) and os.path.samefile(out, model_path):
+        raise ValueError(f"{out} is the model being trained; write the result to another file")
     check_output_path(out, overwrite=cfg.overwrite)
     progress = progress or (lambda event: None)
     device = resolve_device(cfg.device)
@@ -115,8 +121,8 @@ def train_small_rows(model_path: str, out: str, cfg: SmallRowsConfig | None = No
     chosen = torch.tensor([model.style_names.index(n) for n in cfg.only] or range(len(model.style_names)))
     tcfg = TrainConfig(styles=[f"{n}={p}" for n, p in paintings.items()], content_dir=content_dir,
                        image_size=cfg.image_size, batch_size=cfg.batch_size, lr=cfg.lr, vgg=cfg.vgg,
-                       vgg_convention=cfg.vgg_convention, device=cfg.device, seed=cfg.seed, bf16=cfg.bf16, arch=NetConfig(),
-                       **recipe)
+                       vgg_convention=cfg.vgg_convention, device=cfg.device, seed=cfg.seed, bf16=cfg.bf16,
+                       arch=NetConfig(), **recipe)
     specs = list(paintings.items())
     net = with_small_rows(model.net).to(device).train()
     for p in net.parameters():
@@ -130,8 +136,8 @@ def train_small_rows(model_path: str, out: str, cfg: SmallRowsConfig | None = No
     bf16 = use_bf16(tcfg, device)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     n = len(specs)
-    log.info("training the small rows of %d styles at scale %.2f for %d steps, %s%s", len(chosen), cfg.scale, cfg.steps,
-             device, " bf16" if bf16 else "")
+    log.info("training the small rows of %d styles at scale %.2f for %d steps, %s%s", len(chosen), cfg.scale,
+             cfg.steps, device, " bf16" if bf16 else "")
     t_start = time.perf_counter()
     loss_value = float("nan")
     for step in range(cfg.steps):
@@ -161,9 +167,10 @@ def train_small_rows(model_path: str, out: str, cfg: SmallRowsConfig | None = No
                   "ms_per_step": 1000 * (time.perf_counter() - t0)})
     seconds = time.perf_counter() - t_start
     trained = {"steps": cfg.steps, "seconds": round(seconds, 1), "scale": cfg.scale, "lr": cfg.lr,
-               "grid_weight": cfg.grid_weight, "enlarged_grid_weight": cfg.enlarged_grid_weight, "batch_size": cfg.batch_size, "image_size": cfg.image_size,
-               "device": str(device), "bf16": bf16, "final_loss": loss_value, "command": cfg.command,
-               "styles": list(cfg.only) or "all", "style_weight": tcfg.style_weight}
+               "grid_weight": cfg.grid_weight, "enlarged_grid_weight": cfg.enlarged_grid_weight,
+               "batch_size": cfg.batch_size, "image_size": cfg.image_size, "device": str(device), "bf16": bf16,
+               "final_loss": loss_value, "command": cfg.command, "styles": list(cfg.only) or "all",
+               "style_weight": tcfg.style_weight}
     # a list of runs: a second one continues from the rows the first left
     runs = record.get("small_rows", []) if model.net.cfg.small_rows else []
     runs = [runs] if isinstance(runs, dict) else list(runs)

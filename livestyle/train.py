@@ -48,8 +48,7 @@ from .motion import moved_pair
 from .train_setup import (  # noqa: F401 (resume_config, config_*: the public names of training stay here)
     MIN_IMAGE_SIZE, Network, TrainingInterrupted, build_network, check_checkpoint_dir, check_config, checkpoint_dir,
     config_from_dict, config_to_dict, dist_env, restore, resume_config, settle_small_rows, shift_loss, smaller_copy,
-    style_indices,
-    style_targets, training_record, use_bf16, write_preview)
+    style_indices, style_targets, training_record, use_bf16, write_preview)
 from .vgg import load_vgg
 
 log = logging.getLogger(__name__)

@@ -186,3 +186,13 @@ def test_training_some_styles_small_rows_leaves_the_others_exactly(images, tmp_p
     assert load_stylenet(str(out)).training["small_rows"][-1]["styles"] == ["style1"]
     with pytest.raises(ValueError, match="not a style"):
         train_small_rows(path, str(tmp_path / "x.safetensors"), SmallRowsConfig(only=("nope",), device="cpu"))
+
+
+def test_bad_small_rows_runs_are_refused_before_anything_is_written(images, tmp_path, random_vgg_path):
+    path = _trained_tiny(images, random_vgg_path)
+    before = open(path, "rb").read()
+    for cfg, says in ((SmallRowsConfig(steps=0), "steps"), (SmallRowsConfig(scale=1.0), "scale"),
+                      (SmallRowsConfig(overwrite=True), "the model being trained")):
+        with pytest.raises(ValueError, match=says):
+            train_small_rows(path, path, cfg)
+    assert open(path, "rb").read() == before

@@ -100,13 +100,17 @@ def main(argv=None) -> int:
                 logging.info("small rows step %d/%d: loss %.3f, %.0f ms/step", e["step"], e["steps"],
                              sums["loss"] / sums["n"], sums["ms"] / sums["n"])
                 sums.update(loss=0.0, n=0, ms=0.0)
-        train_small_rows(args.from_model, args.out, SmallRowsConfig(
-            steps=args.small_rows, overwrite=True, style_weight=args.small_rows_style_weight,
-            only=tuple(args.small_rows_only.split(",")) if args.small_rows_only else (), command=" ".join(["python", "tools/train_shipped.py", *sys.argv[1:]]), **({"lr": args.small_rows_lr} if args.small_rows_lr else {}),
-            **({"grid_weight": args.small_rows_grid} if args.small_rows_grid is not None else {}),
-            **({"enlarged_grid_weight": args.small_rows_enlarged_grid}
-               if args.small_rows_enlarged_grid is not None else {})),
-            progress=rows_progress)
+        given = {"lr": args.small_rows_lr, "grid_weight": args.small_rows_grid,
+                 "enlarged_grid_weight": args.small_rows_enlarged_grid}
+        cfg = SmallRowsConfig(steps=args.small_rows, overwrite=True, style_weight=args.small_rows_style_weight,
+                              only=tuple(args.small_rows_only.split(",")) if args.small_rows_only else (),
+                              command=" ".join(["python", "tools/train_shipped.py", *sys.argv[1:]]),
+                              **{k: v for k, v in given.items() if v is not None})
+        try:
+            train_small_rows(args.from_model, args.out, cfg, progress=rows_progress)
+        except (ValueError, FileNotFoundError) as e:
+            print(f"train_shipped.py: {e}", file=sys.stderr)
+            return 2
         print(f"wrote {args.out}")
         return 0
 
